@@ -1,0 +1,24 @@
+//! A generated recording: what the demo server answers in `getRecordings`, plus the knobs that decide which
+//! published files exist and what they contain.
+
+use bbb_api::Recording;
+
+/// Everything needed to answer for one generated recording, deterministic from `seed`.
+#[derive(Debug, Clone)]
+pub struct DemoRecording {
+    /// What `getRecordings` reports (ids, times, metadata, formats with URLs on the demo server).
+    pub recording: Recording,
+    /// Drives every pseudo-random choice in the published files, so a recording is identical on every run.
+    pub seed: u64,
+    /// Exact playback duration in milliseconds (`metadata.xml` `<playback><duration>`); may differ from
+    /// `end - start` by a few seconds, as on a real server.
+    pub duration_ms: u64,
+    /// Number of slides in the uploaded presentation (≥ 1).
+    pub slides: u32,
+    /// Webcam video published (`video/webcams.webm` with video); else audio only.
+    pub has_webcam: bool,
+    /// Screen sharing happened (`deskshare.xml` non-empty and `deskshare/deskshare.webm`).
+    pub has_deskshare: bool,
+    /// The server also processed the `video` format (`/playback/video/<id>/video-0.m4v`).
+    pub has_video_format: bool,
+}
