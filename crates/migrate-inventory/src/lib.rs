@@ -1,14 +1,10 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The inventory: every recording of the old server, newest first, numbered, filtered and summarised.
+//! Pure: takes recordings, returns selections, summaries and printable forms.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod origin;
+pub mod output;
+pub mod selection;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use origin::{Origin, origin_of};
+pub use output::{InventoryRow, Summary};
+pub use selection::{Entry, Selection, SelectionError, select};
