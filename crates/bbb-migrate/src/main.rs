@@ -1,3 +1,5 @@
-fn main() {
-    println!("Hello, world!");
+//! The `bbb-migrate` binary; everything is in the `migrate-cli` library.
+
+fn main() -> std::process::ExitCode {
+    migrate_cli::main()
 }

@@ -1,0 +1,129 @@
+//! Command-line interface: every subcommand, flag and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Rescue the recordings of an old BigBlueButton/Scalelite server before it is switched off.
+///
+/// Start with `bbb-migrate demo` to see the whole pipeline on a built-in demo server, then
+/// `bbb-migrate config init > bbb-migrate.toml`, fill in [source], and `bbb-migrate config check`.
+#[derive(Debug, Parser)]
+#[command(name = "bbb-migrate", version, about, long_about, max_term_width = 110)]
+pub struct Cli {
+    /// Configuration file [default: ./bbb-migrate.toml, else $BBB_MIGRATE_CONFIG]
+    #[arg(long, short = 'c', global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// More detail on stderr (-v: progress of each step, -vv: debug)
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also write every log event as a JSON line to this file (at debug level), for grep and audits
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write, check or show the configuration
+    #[command(subcommand)]
+    Config(ConfigCommand),
+
+    /// List every recording of the old server, newest first, numbered from 1
+    ///
+    /// Recordings are numbered after the filters, so `--origin Moodle --from 1 --to 2` are the two most recent
+    /// Moodle recordings. What is listed is also stored in the ledger, for the later steps.
+    Inventory(InventoryArgs),
+
+    /// Run the whole pipeline on a built-in demo old server with generated recordings
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented configuration template: `bbb-migrate config init > bbb-migrate.toml`
+    Init,
+    /// Validate the configuration, reach the old server with the secret, open the ledger; report every problem
+    Check {
+        /// Only validate the file; do not contact the server or open the ledger
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Print the effective configuration (file + environment), secrets masked
+    Show,
+}
+
+/// Which recordings to work on; shared by every command that works on recordings.
+#[derive(Debug, Clone, Args, Default)]
+pub struct SelectionArgs {
+    /// First position to take (1 = the newest recording)
+    #[arg(long, value_name = "N", help_heading = "Selection")]
+    pub from: Option<usize>,
+    /// Last position to take, inclusive
+    #[arg(long, value_name = "N", help_heading = "Selection")]
+    pub to: Option<usize>,
+    /// Only recordings started on or after this day (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DATE", help_heading = "Selection")]
+    pub since: Option<String>,
+    /// Only recordings started on or before this day (YYYY-MM-DD, UTC)
+    #[arg(long, value_name = "DATE", help_heading = "Selection")]
+    pub until: Option<String>,
+    /// Only this meeting ID (repeat for several)
+    #[arg(long = "meeting", value_name = "ID", help_heading = "Selection")]
+    pub meetings: Vec<String>,
+    /// Only recordings from this front-end: Moodle, Pod, Greenlight, unknown, or any bbb-origin value (repeatable)
+    #[arg(long = "origin", value_name = "NAME", help_heading = "Selection")]
+    pub origins: Vec<String>,
+    /// Recording states: published,unpublished (BBB's default), any, or a comma-separated list
+    #[arg(long, value_name = "STATES", help_heading = "Selection")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people
+    Table,
+    /// One JSON array
+    Json,
+    /// One line per recording, with a header
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write the listing to this file instead of standard output
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Do not store what was seen in the ledger
+    #[arg(long)]
+    pub no_ledger: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many recordings the demo server holds
+    #[arg(long, default_value_t = 60)]
+    pub recordings: usize,
+    /// Where to write the results (ledger, inventory files, sample published files)
+    #[arg(long, short = 'o', default_value = "demo-output", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Keep the demo server running after the pipeline, to try other commands against it (Ctrl-C stops it)
+    #[arg(long)]
+    pub serve: bool,
+    /// Port for --serve (0 = any free port)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+}

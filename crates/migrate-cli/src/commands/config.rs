@@ -1,0 +1,118 @@
+//! `config init | check | show`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use migrate_config::{Problem, Severity};
+
+use crate::cli::ConfigCommand;
+
+pub async fn run(explicit: Option<&Path>, cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ConfigCommand::Init => {
+            print!("{}", migrate_config::template());
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Show => {
+            let loaded = migrate_config::load(explicit)?;
+            println!("# effective configuration, from {} (secrets masked)", loaded.source);
+            for key in &loaded.env_overrides {
+                println!("# {key} set by the environment ({})", migrate_config::env_var_name(key));
+            }
+            print!("{}", loaded.config.redacted());
+            Ok(ExitCode::SUCCESS)
+        }
+        ConfigCommand::Check { offline } => check(explicit, offline).await,
+    }
+}
+
+/// Reports every problem at once: file validation, then (unless offline) the server and the ledger.
+async fn check(explicit: Option<&Path>, offline: bool) -> anyhow::Result<ExitCode> {
+    let loaded = match migrate_config::load(explicit) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            println!("✗ configuration: {e}");
+            return Ok(ExitCode::from(crate::EXIT_USAGE));
+        }
+    };
+    println!("configuration: {}", loaded.source);
+    if !loaded.env_overrides.is_empty() {
+        println!("  from the environment: {}", loaded.env_overrides.join(", "));
+    }
+    let mut problems = loaded.config.check();
+    let config = &loaded.config;
+    let source_ok = !problems.iter().any(|p| p.key.starts_with("source.") && p.severity == Severity::Error);
+    if !offline {
+        if source_ok {
+            problems.extend(check_server(config).await);
+        }
+        problems.extend(check_ledger(config).await);
+    }
+    let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+    let warnings = problems.len() - errors;
+    for p in &problems {
+        let mark = if p.severity == Severity::Error { "✗" } else { "!" };
+        println!("{mark} {}: {}\n    fix: {}", p.key, p.message, p.fix);
+    }
+    if errors == 0 {
+        println!("✓ configuration is usable ({warnings} warning(s))");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{errors} error(s), {warnings} warning(s)");
+        Ok(ExitCode::from(crate::EXIT_USAGE))
+    }
+}
+
+async fn check_server(config: &migrate_config::Config) -> Vec<Problem> {
+    let client = match crate::source::client(config) {
+        Ok(c) => c,
+        Err(e) => return vec![problem("source.url", format!("{e:#}"), "fix the [source] section")],
+    };
+    let api = client.options().api_base.clone();
+    match client.version().await {
+        Ok(version) => println!(
+            "✓ old server reachable at {api} (API {}, BBB {})",
+            version.api_version.as_deref().unwrap_or("?"),
+            version.bbb_version.as_deref().unwrap_or("unknown, or Scalelite")
+        ),
+        Err(e) => {
+            return vec![problem(
+                "source.url",
+                format!("{e}"),
+                "check the address (it must lead to the BBB API) and that this host may reach it",
+            )];
+        }
+    }
+    match client.check_credentials().await {
+        Ok(()) => {
+            println!("✓ secret and checksum algorithm ({}) accepted", config.source.checksum);
+            vec![]
+        }
+        Err(e) if e.message_key() == Some("checksumError") => vec![problem(
+            "source.secret",
+            "the server refused the checksum".into(),
+            "copy the secret from `bbb-conf --secret` on the old server (or Scalelite's LOADBALANCER_SECRET) \
+             and check source.checksum (sha1, sha256, sha384 or sha512)",
+        )],
+        Err(e) => vec![problem("source.secret", format!("{e}"), "see the message above")],
+    }
+}
+
+async fn check_ledger(config: &migrate_config::Config) -> Vec<Problem> {
+    match migrate_ledger::Ledger::open(&config.ledger.database).await {
+        Ok(ledger) => {
+            let count = ledger.recording_count().await.unwrap_or(0);
+            println!("✓ ledger {} ({count} recording(s) seen so far)", ledger.display_url());
+            vec![]
+        }
+        Err(e) => vec![problem(
+            "ledger.database",
+            format!("{e}"),
+            "use sqlite://path/to/file (created if missing) or a reachable postgres:// URL",
+        )],
+    }
+}
+
+fn problem(key: &str, message: String, fix: &str) -> Problem {
+    Problem { key: key.into(), message, fix: fix.into(), severity: Severity::Error }
+}

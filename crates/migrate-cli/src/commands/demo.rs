@@ -1,0 +1,120 @@
+//! `demo`: the whole pipeline that exists today, against the built-in demo old server.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use bbb_api::{BbbClient, ClientOptions, RecordingsQuery, StateFilter};
+use migrate_demo::{DemoServer, ServerOptions};
+use migrate_inventory::{Selection, Summary, output};
+
+use crate::cli::DemoArgs;
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&args.output).with_context(|| format!("cannot create {}", args.output.display()))?;
+    let output = args.output.canonicalize().unwrap_or(args.output.clone());
+    let options = ServerOptions {
+        recordings: args.recordings,
+        media_dir: Some(output.join("media-cache")),
+        ..ServerOptions::default()
+    };
+    let bind = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let server = DemoServer::start_on(options, bind).await.context("cannot start the demo server")?;
+    println!("1. demo old server: {} ({} generated recordings)", server.api_url(), server.recordings().len());
+
+    let api_base = bbb_api::api_base_url(&server.api_url())?;
+    let client = BbbClient::new(ClientOptions::new(api_base, server.secret()))?;
+    let ledger_path = output.join("ledger.sqlite");
+    let ledger = super::inventory::open_ledger(&format!("sqlite://{}", ledger_path.display())).await?;
+    let run = ledger.start_run("demo").await?;
+
+    let query = RecordingsQuery { state: StateFilter::Any, ..Default::default() };
+    let inventory =
+        super::inventory::collect(&client, &query, &Selection { states: StateFilter::Any, ..Default::default() }, Some(&ledger))
+            .await?;
+    let seen = inventory.seen.unwrap_or_default();
+    println!(
+        "2. inventory: {} recordings listed (all states), stored in the ledger: {} new, {} changed, {} unchanged",
+        inventory.listed, seen.new, seen.updated, seen.unchanged
+    );
+    let json_path = output.join("inventory.json");
+    let csv_path = output.join("inventory.csv");
+    output::write_json(&mut std::fs::File::create(&json_path)?, &inventory.entries)?;
+    output::write_csv(&mut std::fs::File::create(&csv_path)?, &inventory.entries)?;
+    let newest: Vec<_> = inventory.entries.iter().take(10).cloned().collect();
+    println!("\n{}", output::table(&newest, 160));
+    let summary = Summary::of(inventory.entries.iter().map(|e| &e.recording));
+    println!("{}\n", summary.to_text());
+
+    let sample = inventory
+        .entries
+        .iter()
+        .find(|e| e.recording.published && e.recording.format(&bbb_api::FormatKind::Presentation).is_some());
+    let mut sample_dir = None;
+    if let Some(entry) = sample {
+        let dir = output.join("published").join(&entry.recording.record_id);
+        let files = download_presentation(&server, &entry.recording.record_id, &dir).await?;
+        println!("3. published files of the newest recording ({files} files) copied to {}", dir.display());
+        sample_dir = Some(dir);
+    }
+
+    let summary_json = serde_json::json!({
+        "recordings": inventory.listed,
+        "hours": summary.total_hours(),
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    ledger.finish_run(run, "done", &summary_json).await?;
+    println!("\nResults in {}:", output.display());
+    println!("  {}  the ledger (what was seen and done; reruns resume from it)", ledger_path.display());
+    println!("  {}  the inventory as JSON", json_path.display());
+    println!("  {}  the inventory as CSV (opens in a spreadsheet)", csv_path.display());
+    if let Some(dir) = sample_dir {
+        println!("  {}  slides, shapes.svg, metadata.xml, media of one recording", dir.display());
+    }
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
+    if args.serve {
+        println!("\nThe demo server keeps running. In another terminal:");
+        println!("  export BBB_MIGRATE_SOURCE__URL={}", server.api_url());
+        println!("  export BBB_MIGRATE_SOURCE__SECRET={}   # the demo server's public test secret", server.secret());
+        println!("  bbb-migrate inventory --from 1 --to 10");
+        println!("Ctrl-C stops it.");
+        tokio::signal::ctrl_c().await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copies every published file of one recording, as the archive mode will for all of them.
+async fn download_presentation(server: &DemoServer, record_id: &str, dir: &Path) -> anyhow::Result<usize> {
+    let demo = server
+        .recordings()
+        .iter()
+        .find(|r| r.recording.record_id == record_id)
+        .context("the demo recording disappeared")?;
+    let http = reqwest::Client::new();
+    let mut count = 0;
+    for rel in migrate_demo::published::presentation_files(demo) {
+        let Some(target) = safe_join(dir, &rel) else {
+            tracing::warn!("skipping unsafe published path {rel:?}");
+            continue;
+        };
+        let url = format!("{}presentation/{record_id}/{rel}", server.web_root());
+        let response = http.get(&url).send().await?.error_for_status()?;
+        let bytes = response.bytes().await?;
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, &bytes).with_context(|| format!("cannot write {}", target.display()))?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// `dir/rel` when `rel` is a plain relative path (no `..`, no root, no drive): remote data never escapes `dir`.
+fn safe_join(dir: &Path, rel: &str) -> Option<PathBuf> {
+    use std::path::Component;
+    let rel = Path::new(rel);
+    let normal = rel.components().all(|c| matches!(c, Component::Normal(_)));
+    (normal && !rel.as_os_str().is_empty()).then(|| dir.join(rel))
+}

@@ -1,0 +1,43 @@
+//! One module per command.
+
+mod config;
+mod demo;
+mod inventory;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, SelectionArgs};
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Config(cmd) => config::run(cli.config.as_deref(), cmd).await,
+        Command::Inventory(args) => inventory::run(cli.config.as_deref(), args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// The selection flags as the inventory crate's `Selection` and the server-side query.
+pub fn selection(args: &SelectionArgs) -> anyhow::Result<(migrate_inventory::Selection, bbb_api::RecordingsQuery)> {
+    let day = |flag: &str, value: &Option<String>| {
+        value
+            .as_deref()
+            .map(migrate_inventory::selection::parse_day)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("{flag}: {e}"))
+    };
+    let states = args.state.as_deref().map(bbb_api::StateFilter::parse).unwrap_or_default();
+    let selection = migrate_inventory::Selection {
+        from: args.from,
+        to: args.to,
+        since: day("--since", &args.since)?,
+        until: day("--until", &args.until)?,
+        meetings: args.meetings.clone(),
+        origins: args.origins.clone(),
+        states: states.clone(),
+    };
+    selection.validate().context("invalid selection")?;
+    let query = bbb_api::RecordingsQuery { state: states, meeting_ids: args.meetings.clone(), ..Default::default() };
+    Ok((selection, query))
+}
