@@ -45,6 +45,29 @@ pub enum Command {
 
     /// Run the whole pipeline on a built-in demo old server with generated recordings
     Demo(DemoArgs),
+
+    /// Measure throughput on the built-in demo server (figures to compare across versions and hosts)
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Inventory of N generated recordings over loopback HTTP into a fresh ledger
+    Inventory {
+        /// Recordings on the demo server
+        #[arg(long, default_value_t = 10_000)]
+        recordings: usize,
+        /// getRecordings page size
+        #[arg(long, default_value_t = 100)]
+        page_size: u32,
+        /// Ledger URL [default: a SQLite file in a temporary directory]
+        #[arg(long, value_name = "URL")]
+        ledger: Option<String>,
+        /// Repeat the measurement this many times and report each run
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

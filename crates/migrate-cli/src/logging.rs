@@ -9,7 +9,7 @@ use tracing_subscriber::fmt;
 use tracing_subscriber::prelude::*;
 
 /// Keeps the file writer flushing until the end of `main`.
-pub struct LogGuard(Option<tracing_appender::non_blocking::WorkerGuard>);
+pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
 
 /// `BBB_MIGRATE_LOG` (same syntax as `RUST_LOG`) overrides the console level chosen by -v/-q.
 pub fn init(verbose: u8, quiet: bool, file: Option<&Path>) -> anyhow::Result<LogGuard> {

@@ -112,8 +112,7 @@ fn generate_one(options: &CatalogueOptions, web_root: &str, index: usize) -> Dem
     } else {
         format!("{web_root}/playback/presentation/2.3/{record_id}")
     };
-    let presentation_id =
-        format!("{}-{}", hex::encode(Sha1::digest(format!("{record_id}/slides").as_bytes())), start.timestamp_millis() + 1_200);
+    let presentation_id = crate::recording::presentation_id(&record_id, start.timestamp_millis());
     let previews = (1..=slides.min(3))
         .map(|n| PreviewImage {
             url: format!("{web_root}/presentation/{record_id}/presentation/{presentation_id}/thumbnails/thumb-{n}.png"),

@@ -1,14 +1,12 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The built-in demo old server: a BBB-compatible HTTP server on loopback serving generated recordings and
+//! their published files. It is the `demo` command's old server and the fixture factory of the tests.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod catalogue;
+pub mod recording;
+pub mod server;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use catalogue::{CatalogueOptions, generate};
+pub use recording::DemoRecording;
+pub use server::{DemoServer, Fault, Paging, ServerOptions};
+pub mod media;
+pub mod published;

@@ -22,3 +22,16 @@ pub struct DemoRecording {
     /// The server also processed the `video` format (`/playback/video/<id>/video-0.m4v`).
     pub has_video_format: bool,
 }
+
+impl DemoRecording {
+    /// The id of the uploaded presentation, the folder of its slide images (`presentation/<id>/slide-N.png`).
+    pub fn presentation_id(&self) -> String {
+        presentation_id(&self.recording.record_id, self.recording.start_time.timestamp_millis())
+    }
+}
+
+/// BBB names an uploaded presentation `<sha1>-<upload epoch ms>`; ours is uploaded 1.2 s after the start.
+pub(crate) fn presentation_id(record_id: &str, start_ms: i64) -> String {
+    use sha1::{Digest, Sha1};
+    format!("{}-{}", hex::encode(Sha1::digest(format!("{record_id}/slides").as_bytes())), start_ms + 1_200)
+}

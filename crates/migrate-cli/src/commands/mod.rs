@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod bench;
 mod config;
 mod demo;
 mod inventory;
@@ -15,6 +16,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(cmd) => config::run(cli.config.as_deref(), cmd).await,
         Command::Inventory(args) => inventory::run(cli.config.as_deref(), args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(cmd) => bench::run(cmd).await,
     }
 }
 
