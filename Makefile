@@ -1,32 +1,23 @@
-# The two entry points of the README: `make demo` and `make test`.
-CARGO ?= cargo
+# Shortcuts for the README's two set-up commands and the benchmarks.
 BIN := target/release/bbb-migrate
 
-.PHONY: demo test deps build lint unit bench clean-demo
+.PHONY: demo test bench fmt clean-demo
 
 ## Install what is missing, build, and run the whole pipeline on the built-in demo server.
-demo: deps build
-	$(BIN) demo --output demo-output
+demo:
+	./scripts/demo.sh
 
-## Install what is missing, then formatting, lints and every test (needs the local PostgreSQL).
-test: deps lint unit
-
-deps:
-	./scripts/install-deps.sh
-
-build:
-	$(CARGO) build --release --locked
-
-lint:
-	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-
-unit:
-	$(CARGO) test --workspace --locked --no-fail-fast
+## Install what is missing, then formatting, lints and every test (uses the local PostgreSQL).
+test:
+	./scripts/test.sh
 
 ## Inventory throughput benchmark (10 000 recordings, page size 100, into a SQLite ledger).
-bench: build
+bench:
+	cargo build --release --locked
 	$(BIN) bench inventory --recordings 10000
+
+fmt:
+	cargo fmt --all
 
 clean-demo:
 	rm -rf demo-output

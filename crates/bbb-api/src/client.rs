@@ -80,7 +80,9 @@ impl RecordingsQuery {
 /// Why a call to the old server did not give an answer. Messages name the page and never contain the secret.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("{call} (page {page}): no answer within {timeout_secs} s after {attempts} attempt(s); raise source.timeout_secs or check the server")]
+    #[error(
+        "{call} (page {page}): no answer within {timeout_secs} s after {attempts} attempt(s); raise source.timeout_secs or check the server"
+    )]
     Timeout { call: &'static str, page: u32, timeout_secs: u64, attempts: u32 },
     #[error("{call} (page {page}): cannot reach the server after {attempts} attempt(s): {reason}")]
     Unreachable { call: &'static str, page: u32, attempts: u32, reason: String },
@@ -163,7 +165,8 @@ impl BbbClient {
             .finish();
         let checksum = self.options.checksum.sign(call, &query, self.options.secret.expose_secret());
         let mut url = self.options.api_base.join(call).expect("an API call name is a valid relative URL");
-        let full = if query.is_empty() { format!("checksum={checksum}") } else { format!("{query}&checksum={checksum}") };
+        let full =
+            if query.is_empty() { format!("checksum={checksum}") } else { format!("{query}&checksum={checksum}") };
         url.set_query(Some(&full));
         url
     }
@@ -276,10 +279,13 @@ impl BbbClient {
                 total_hint: page.total_elements,
             });
             let ignored_paging = received > limit as usize || (offset > 0 && new == 0 && received > 0);
-            if ignored_paging || received < limit as usize {
-                if offset > 0 && !ignored_paging {
-                    listing.paginated = true;
-                }
+            if ignored_paging {
+                // The first page already held everything: an older server that answers all at once.
+                listing.paginated = false;
+                return Ok(());
+            }
+            if received < limit as usize {
+                listing.paginated |= offset > 0;
                 return Ok(());
             }
             listing.paginated = true;
@@ -312,7 +318,9 @@ impl BbbClient {
             if !retryable || attempt >= attempts {
                 return match outcome {
                     Ok((status, body)) if status.is_success() => Ok(body),
-                    Ok((status, body)) => Err(ClientError::Status { call, page, status: status.as_u16(), attempts: attempt, body }),
+                    Ok((status, body)) => {
+                        Err(ClientError::Status { call, page, status: status.as_u16(), attempts: attempt, body })
+                    }
                     Err(e) if e.is_timeout() => Err(ClientError::Timeout {
                         call,
                         page,

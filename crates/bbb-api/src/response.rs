@@ -28,7 +28,9 @@ impl ApiFailure {
     /// What an admin should do about this failure, in words.
     pub fn hint(&self) -> Option<&'static str> {
         match self.message_key.as_str() {
-            "checksumError" => Some("the secret or checksum algorithm is wrong: check source.secret and source.checksum"),
+            "checksumError" => {
+                Some("the secret or checksum algorithm is wrong: check source.secret and source.checksum")
+            }
             "missingParameters" | "missingParamMeetingID" => {
                 Some("the server wants a meetingID or recordID filter (Scalelite with GET_RECORDINGS_API_FILTERED)")
             }
@@ -154,7 +156,8 @@ fn parse_recording(node: Node) -> Result<Recording, String> {
     let breakout = Breakout {
         is_breakout: child_text(node, "isBreakout").is_some_and(|v| v.eq_ignore_ascii_case("true"))
             || breakout_node.is_some(),
-        parent_meeting_id: breakout_node.and_then(|b| child_text(b, "parentId").or_else(|| child_text(b, "parentMeetingId"))),
+        parent_meeting_id: breakout_node
+            .and_then(|b| child_text(b, "parentId").or_else(|| child_text(b, "parentMeetingId"))),
         sequence: breakout_node.and_then(|b| child_text(b, "sequence")).and_then(|s| s.parse().ok()),
         rooms: child(node, "breakoutRooms")
             .map(|r| r.children().filter(Node::is_element).map(|e| text(e)).filter(|s| !s.is_empty()).collect())

@@ -36,7 +36,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            tracing::error!(target: logging::EXIT_TARGET, "{e:#}");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

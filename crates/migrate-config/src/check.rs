@@ -199,7 +199,11 @@ impl Config {
             ));
         }
         if pod.site_id == 0 {
-            problems.push(Problem::error("pod.site_id", "Django site ids start at 1", "set pod.site_id to Pod's SITE_ID (usually 1)"));
+            problems.push(Problem::error(
+                "pod.site_id",
+                "Django site ids start at 1",
+                "set pod.site_id to Pod's SITE_ID (usually 1)",
+            ));
         }
         if !matches!(pod.match_users_by.as_str(), "username" | "email") {
             problems.push(Problem::error(
@@ -277,12 +281,19 @@ impl Config {
         if even_size(&self.render.size).is_none() {
             problems.push(Problem::error(
                 "render.size",
-                format!("`{}` is not WIDTHxHEIGHT with even, non-zero numbers (the video encoder needs them even)", self.render.size),
+                format!(
+                    "`{}` is not WIDTHxHEIGHT with even, non-zero numbers (the video encoder needs them even)",
+                    self.render.size
+                ),
                 "use e.g. 1280x720 (the default) or 1920x1080",
             ));
         }
         if self.render.ffmpeg.trim().is_empty() {
-            problems.push(Problem::error("render.ffmpeg", "is empty", "set it to ffmpeg (the default) or its full path"));
+            problems.push(Problem::error(
+                "render.ffmpeg",
+                "is empty",
+                "set it to ffmpeg (the default) or its full path",
+            ));
         }
     }
 
@@ -297,7 +308,11 @@ impl Config {
             }
         }
         if self.queue.queue.trim().is_empty() {
-            problems.push(Problem::error("queue.queue", "is empty", "set it to a queue name, e.g. bbb-migrate (the default)"));
+            problems.push(Problem::error(
+                "queue.queue",
+                "is empty",
+                "set it to a queue name, e.g. bbb-migrate (the default)",
+            ));
         }
     }
 }

@@ -24,8 +24,10 @@ const SECTIONS: [&str; 7] = ["source", "ledger", "pod", "moodle", "owners", "ren
 
 /// Keys whose values may be secret: their errors never describe the value.
 fn is_sensitive(key: &str) -> bool {
-    matches!(key, "source.secret" | "source.url" | "pod.secret_key" | "queue.amqp_url" | "ledger.database" | "pod.database")
-        || (key.starts_with("moodle[") && key.ends_with("].database"))
+    matches!(
+        key,
+        "source.secret" | "source.url" | "pod.secret_key" | "queue.amqp_url" | "ledger.database" | "pod.database"
+    ) || (key.starts_with("moodle[") && key.ends_with("].database"))
 }
 
 /// Where the configuration came from, for messages (`config show` prints it).
@@ -165,7 +167,7 @@ pub fn load_from(explicit: Option<&Path>, env: &[(String, String)], cwd: &Path) 
     let mut config: Config = figment.extract().map_err(|err| origins.explain(err))?;
 
     let file_dir = path.as_deref().and_then(Path::parent).unwrap_or(cwd).to_path_buf();
-    let base_for = |key: &str| if origins.from_env(key) { cwd.to_path_buf() } else { file_dir.clone() };
+    let base_for = |key: &str| if origins.is_set_by_env(key) { cwd.to_path_buf() } else { file_dir.clone() };
     resolve_secret_file(
         &mut config.source.secret,
         &mut config.source.secret_file,
@@ -209,8 +211,7 @@ fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
             }
             None => (None, None),
         };
-        let message =
-            err.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+        let message = err.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
         ConfigError::Syntax { path: path.to_path_buf(), line, column, message }
     })
 }
@@ -390,7 +391,7 @@ impl Origins<'_> {
         })
     }
 
-    fn from_env(&self, key: &str) -> bool {
+    fn is_set_by_env(&self, key: &str) -> bool {
         self.env_var(key).is_some()
     }
 
@@ -487,9 +488,11 @@ fn resolve_secret_file(
         });
     }
     let full = base.join(path);
-    let raw = std::fs::read_to_string(&full)
-        .map(Secret::new)
-        .map_err(|err| ConfigError::SecretFile { key: file_key, path: full.clone(), reason: err.to_string() })?;
+    let raw = std::fs::read_to_string(&full).map(Secret::new).map_err(|err| ConfigError::SecretFile {
+        key: file_key,
+        path: full.clone(),
+        reason: err.to_string(),
+    })?;
     *secret = Secret::new(raw.expose().trim());
     *file = Some(full);
     Ok(())
@@ -498,7 +501,8 @@ fn resolve_secret_file(
 /// Keys of the file that hold a secret or a URL with a password.
 fn secrets_in(table: &toml::Table) -> Vec<String> {
     let value = |section: &str, key: &str| table.get(section).and_then(|s| s.get(key));
-    let has_password = |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).is_some_and(|s| mask_url_password(s) != s);
+    let has_password =
+        |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).is_some_and(|s| mask_url_password(s) != s);
     let mut found = Vec::new();
     for (section, key) in [("source", "secret"), ("pod", "secret_key")] {
         if value(section, key).is_some_and(|v| v.as_str() != Some("")) {

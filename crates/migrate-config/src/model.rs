@@ -292,8 +292,7 @@ impl Config {
             }
         }
         // The AMQP URL is a `Secret` (serialized as ****); showing its host and vhost helps, its password not.
-        if let (Some(amqp), Some(queue)) =
-            (&self.queue.amqp_url, table.get_mut("queue").and_then(|q| q.as_table_mut()))
+        if let (Some(amqp), Some(queue)) = (&self.queue.amqp_url, table.get_mut("queue").and_then(|q| q.as_table_mut()))
         {
             let shown = match url::Url::parse(amqp.expose()) {
                 Ok(_) => mask_url_password(amqp.expose()),

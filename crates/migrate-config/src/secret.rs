@@ -163,8 +163,7 @@ pub fn mask_url_password(url: &str) -> String {
         let lower = out.to_ascii_lowercase();
         let Some(found) = lower[search_from..].find("password=") else { break };
         let value_start = search_from + found + "password=".len();
-        let value_end =
-            out[value_start..].find(['&', ';', ' ', '\t', '#']).map_or(out.len(), |end| value_start + end);
+        let value_end = out[value_start..].find(['&', ';', ' ', '\t', '#']).map_or(out.len(), |end| value_start + end);
         if value_end > value_start && &out[value_start..value_end] != MASK {
             out.replace_range(value_start..value_end, MASK);
         }
@@ -192,7 +191,10 @@ mod tests {
     fn masks_url_passwords() {
         for (input, expected) in [
             ("postgres://pod:s3cret@db/pod", "postgres://pod:****@db/pod"),
-            ("postgresql://pod:p%40ss@db.univ.fr:5432/pod?sslmode=require", "postgresql://pod:****@db.univ.fr:5432/pod?sslmode=require"),
+            (
+                "postgresql://pod:p%40ss@db.univ.fr:5432/pod?sslmode=require",
+                "postgresql://pod:****@db.univ.fr:5432/pod?sslmode=require",
+            ),
             ("mysql://moodle:a@b:c@db/moodle", "mysql://moodle:****@db/moodle"),
             ("amqp://:only@rabbit/vhost", "amqp://:****@rabbit/vhost"),
             ("amqp://guest@rabbit/", "amqp://guest@rabbit/"),

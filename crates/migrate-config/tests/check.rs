@@ -2,9 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use migrate_config::{
-    Config, ConfigError, MoodleConfig, Problem, Secret, Severity, load_from, mask_url_password,
-};
+use migrate_config::{Config, ConfigError, MoodleConfig, Problem, Secret, Severity, load_from, mask_url_password};
 use tempfile::TempDir;
 
 const SECRET: &str = "Zq7-distinctive-S3CRET-value-91";
@@ -49,8 +47,16 @@ fn every_problem_is_reported_at_once_with_its_key() {
     config.render.size = "1281x720".into();
     config.moodle = vec![
         MoodleConfig { server_name: "".into(), database: "postgres://m@db/m".into(), ..MoodleConfig::default() },
-        MoodleConfig { server_name: "m.univ.fr".into(), database: "postgres://m@db/m".into(), ..MoodleConfig::default() },
-        MoodleConfig { server_name: "M.univ.fr".into(), database: "postgres://m@db/m2".into(), ..MoodleConfig::default() },
+        MoodleConfig {
+            server_name: "m.univ.fr".into(),
+            database: "postgres://m@db/m".into(),
+            ..MoodleConfig::default()
+        },
+        MoodleConfig {
+            server_name: "M.univ.fr".into(),
+            database: "postgres://m@db/m2".into(),
+            ..MoodleConfig::default()
+        },
     ];
     let problems = config.check();
     let expected = [
@@ -99,7 +105,8 @@ fn every_admin_form_of_the_url_is_accepted() {
 
 #[test]
 fn sqlite_and_postgres_ledgers_are_accepted() {
-    for database in ["sqlite://bbb-migrate-ledger.sqlite", "sqlite:/var/lib/x.db", "postgres://u:p@h/db", "postgresql://h/db"]
+    for database in
+        ["sqlite://bbb-migrate-ledger.sqlite", "sqlite:/var/lib/x.db", "postgres://u:p@h/db", "postgresql://h/db"]
     {
         let mut config = valid();
         config.ledger.database = database.into();
@@ -225,7 +232,10 @@ fn loaded_debug_hides_secrets_read_from_files_and_env() {
     let dir = TempDir::new().unwrap();
     write(dir.path(), "secret", SECRET);
     let path = write(dir.path(), "c.toml", "[source]\nsecret_file = \"secret\"\n");
-    let vars = env(&[("BBB_MIGRATE_POD__SECRET_KEY", SECRET), ("BBB_MIGRATE_LEDGER__DATABASE", &format!("postgres://l:{SECRET}@h/l"))]);
+    let vars = env(&[
+        ("BBB_MIGRATE_POD__SECRET_KEY", SECRET),
+        ("BBB_MIGRATE_LEDGER__DATABASE", &format!("postgres://l:{SECRET}@h/l")),
+    ]);
     let loaded = load_from(Some(&path), &vars, dir.path()).unwrap();
     assert_eq!(loaded.config.source.secret.expose(), SECRET);
     let text = format!("{loaded:?} {}", loaded.config.redacted());
@@ -237,11 +247,8 @@ fn loaded_debug_hides_secrets_read_from_files_and_env() {
 fn world_readable_file_with_a_secret_gets_a_chmod_warning() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new().unwrap();
-    let path = write(
-        dir.path(),
-        "c.toml",
-        &format!("[source]\nurl = \"https://bbb.univ.fr/\"\nsecret = \"{SECRET}\"\n"),
-    );
+    let path =
+        write(dir.path(), "c.toml", &format!("[source]\nurl = \"https://bbb.univ.fr/\"\nsecret = \"{SECRET}\"\n"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let loaded = load_from(Some(&path), &[], dir.path()).unwrap();
     assert_eq!(loaded.secrets_in_file, ["source.secret"]);

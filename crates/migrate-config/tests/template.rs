@@ -2,9 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use migrate_config::{
-    Config, MoodleConfig, Secret, Severity, env_var_name, load_from, template,
-};
+use migrate_config::{Config, MoodleConfig, Secret, Severity, env_var_name, load_from, template};
 use tempfile::TempDir;
 
 /// A config with every optional key set, so that serializing it shows every key.

@@ -220,7 +220,8 @@ fn frontend_identity(
         }
         Frontend::Greenlight => {
             let bbb_id = hex::encode(Sha1::digest(format!("greenlight-room-{}", index % 200).as_bytes()));
-            let name = format!("Salle de {}", ["Claire Martin", "Jean Dupont", "Zoé Lefèvre", "Hugo Bernard"][index % 4]);
+            let name =
+                format!("Salle de {}", ["Claire Martin", "Jean Dupont", "Zoé Lefèvre", "Hugo Bernard"][index % 4]);
             put("bbb-origin", "Greenlight".into());
             put("bbb-origin-server-name", GREENLIGHT_HOST.into());
             put("bbb-origin-version", "v2".into());
@@ -229,7 +230,11 @@ fn frontend_identity(
             (bbb_id, name, meta)
         }
         Frontend::Unknown => {
-            let name = format!("{} {}", ["English 101", "Réunion d'équipe", "Test & essai", "Conseil de labo"][index % 4], index);
+            let name = format!(
+                "{} {}",
+                ["English 101", "Réunion d'équipe", "Test & essai", "Conseil de labo"][index % 4],
+                index
+            );
             put("meetingname", name.clone());
             if rng.random_bool(0.5) {
                 put("description", "Session créée avec l'API directement".into());
@@ -283,7 +288,10 @@ mod tests {
     fn generation_is_deterministic_and_mixed() {
         let options = CatalogueOptions::new(200, "http://127.0.0.1:1/");
         let (a, b) = (generate(&options), generate(&options));
-        assert_eq!(a.iter().map(|r| &r.recording).collect::<Vec<_>>(), b.iter().map(|r| &r.recording).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|r| &r.recording).collect::<Vec<_>>(),
+            b.iter().map(|r| &r.recording).collect::<Vec<_>>()
+        );
         let origins: std::collections::BTreeSet<_> = a.iter().filter_map(|r| r.recording.origin()).collect();
         assert!(origins.contains("Moodle") && origins.contains("Greenlight"), "{origins:?}");
         assert!(a.iter().any(|r| r.recording.meeting_id.starts_with("0") && r.recording.origin().is_none()));

@@ -175,8 +175,24 @@ impl MediaSpec {
         args.extend(["-t".into(), secs.clone()]);
         let codec: &[&str] = match self.kind {
             MediaKind::Webcams | MediaKind::Deskshare => &[
-                "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-threads", "2", "-lag-in-frames",
-                "0", "-aq-mode", "0", "-static-thresh", "100", "-b:v", "300k", "-g", "150",
+                "-c:v",
+                "libvpx-vp9",
+                "-deadline",
+                "realtime",
+                "-cpu-used",
+                "8",
+                "-threads",
+                "2",
+                "-lag-in-frames",
+                "0",
+                "-aq-mode",
+                "0",
+                "-static-thresh",
+                "100",
+                "-b:v",
+                "300k",
+                "-g",
+                "150",
             ],
             MediaKind::VideoPlayback => {
                 &["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-threads", "2", "-g", "100"]
@@ -185,7 +201,9 @@ impl MediaSpec {
         };
         args.extend(codec.iter().map(|s| s.to_string()));
         let audio: &[&str] = match self.kind {
-            MediaKind::Webcams | MediaKind::AudioOnly => &["-c:a", "libopus", "-compression_level", "0", "-b:a", "32k", "-ac", "1"],
+            MediaKind::Webcams | MediaKind::AudioOnly => {
+                &["-c:a", "libopus", "-compression_level", "0", "-b:a", "32k", "-ac", "1"]
+            }
             MediaKind::AudioOgg => &["-c:a", "libvorbis", "-q:a", "0", "-ac", "1"],
             MediaKind::VideoPlayback => &["-c:a", "aac", "-aac_coder", "fast", "-b:a", "64k", "-ac", "1"],
             MediaKind::Deskshare => &["-an"],
@@ -218,7 +236,9 @@ fn splitmix(seed: u64) -> u64 {
 /// Why a media file could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
-    #[error("ffmpeg not found (`{ffmpeg}`): the demo server makes its media with it; install ffmpeg (apt-get install ffmpeg)")]
+    #[error(
+        "ffmpeg not found (`{ffmpeg}`): the demo server makes its media with it; install ffmpeg (apt-get install ffmpeg)"
+    )]
     FfmpegMissing { ffmpeg: String },
     #[error("ffmpeg failed ({status}): {stderr_tail}")]
     FfmpegFailed { status: ExitStatus, stderr_tail: String },
@@ -299,7 +319,8 @@ impl MediaCache {
             })?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            let tail: String = stderr.trim_end().chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String =
+                stderr.trim_end().chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
             return Err(MediaError::FfmpegFailed { status: output.status, stderr_tail: tail });
         }
         tokio::fs::rename(&temp, &path).await?;

@@ -200,7 +200,8 @@ mod tempfile_dir {
 
     impl TempDir {
         pub fn new() -> std::io::Result<Self> {
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
             let path = std::env::temp_dir().join(format!("bbb-migrate-demo-media-{}-{nanos}", std::process::id()));
             std::fs::create_dir_all(&path)?;
             Ok(Self(path))
@@ -239,6 +240,8 @@ async fn api_root() -> Response {
 
 async fn api_call(State(shared): State<Arc<Shared>>, Path(call): Path<String>, RawQuery(raw): RawQuery) -> Response {
     let raw = raw.unwrap_or_default();
+    let (signed, checksum) = split_checksum(&raw);
+    shared.requests.lock().expect("request log").push(format!("{call}?{signed}"));
     let fault = shared.faults.lock().expect("fault queue").pop_front();
     if let Some(Fault::Delay(delay)) = &fault {
         tokio::time::sleep(*delay).await;
@@ -250,7 +253,7 @@ async fn api_call(State(shared): State<Arc<Shared>>, Path(call): Path<String>, R
     if fault == Some(Fault::Garbage) {
         return (StatusCode::OK, "<html><body>Bad Gateway</body>").into_response();
     }
-    let response = answer_call(&shared, &call, &raw);
+    let response = answer_call(&shared, &call, &signed, checksum);
     if fault == Some(Fault::Truncate) {
         let (parts, body) = response.into_parts();
         let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
@@ -260,8 +263,8 @@ async fn api_call(State(shared): State<Arc<Shared>>, Path(call): Path<String>, R
     response
 }
 
-fn answer_call(shared: &Shared, call: &str, raw_query: &str) -> Response {
-    // BBB checks the checksum over the query string with the `checksum` parameter taken out.
+/// The query string without its `checksum` parameter (what BBB signs), and the checksum.
+fn split_checksum(raw_query: &str) -> (String, Option<String>) {
     let mut checksum = None;
     let signed: Vec<&str> = raw_query
         .split('&')
@@ -273,19 +276,21 @@ fn answer_call(shared: &Shared, call: &str, raw_query: &str) -> Response {
             None => !pair.is_empty(),
         })
         .collect();
-    let signed = signed.join("&");
-    shared.requests.lock().expect("request log").push(format!("{call}?{signed}"));
+    (signed.join("&"), checksum)
+}
+
+fn answer_call(shared: &Shared, call: &str, signed: &str, checksum: Option<String>) -> Response {
     let Some(checksum) = checksum else {
         return failed("checksumError", "You did not pass the checksum security check");
     };
     let valid = ChecksumAlgorithm::from_checksum_len(checksum.len())
         .filter(|alg| shared.options.algorithms.contains(alg))
-        .is_some_and(|alg| alg.sign(call, &signed, &shared.options.secret) == checksum.to_ascii_lowercase());
+        .is_some_and(|alg| alg.sign(call, signed, &shared.options.secret) == checksum.to_ascii_lowercase());
     if !valid {
         return failed("checksumError", "You did not pass the checksum security check");
     }
     match call {
-        "getRecordings" => get_recordings(shared, &signed),
+        "getRecordings" => get_recordings(shared, signed),
         _ => failed("unsupportedRequest", "This request is not supported by the demo server."),
     }
 }
@@ -294,7 +299,9 @@ fn get_recordings(shared: &Shared, query: &str) -> Response {
     let params: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let list = |name: &str| -> Vec<String> {
-        param(name).map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default()
+        param(name)
+            .map(|v| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
     };
     let meeting_ids = list("meetingID");
     let record_ids = list("recordID");
@@ -443,8 +450,12 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "<html><body><h1>404 Not Found</h1></body></html>").into_response()
 }
 
-async fn presentation_file(State(shared): State<Arc<Shared>>, Path((record_id, path)): Path<(String, String)>) -> Response {
-    let Some(demo) = find(&shared, &record_id).filter(|d| d.recording.state != bbb_api::RecordingState::Processing) else {
+async fn presentation_file(
+    State(shared): State<Arc<Shared>>,
+    Path((record_id, path)): Path<(String, String)>,
+) -> Response {
+    let Some(demo) = find(&shared, &record_id).filter(|d| d.recording.state != bbb_api::RecordingState::Processing)
+    else {
         return not_found();
     };
     match crate::published::presentation_file(demo, &path) {

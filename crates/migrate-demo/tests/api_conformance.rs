@@ -200,11 +200,8 @@ async fn an_empty_server_answers_no_recordings() {
 async fn names_and_metadata_with_entities_and_accents_arrive_intact() {
     let server = server(80, Paging::Supported).await;
     let listing = list_all(&BbbClient::new(options(&server)).unwrap()).await.unwrap();
-    let awkward: Vec<_> = server
-        .recordings()
-        .iter()
-        .filter(|d| d.recording.name.contains(['&', '<', '\'', 'é']))
-        .collect();
+    let awkward: Vec<_> =
+        server.recordings().iter().filter(|d| d.recording.name.contains(['&', '<', '\'', 'é'])).collect();
     assert!(awkward.len() > 5, "the generator makes awkward names");
     for demo in awkward {
         let got = listing.recordings.iter().find(|r| r.record_id == demo.recording.record_id).unwrap();
@@ -234,15 +231,19 @@ async fn states_and_filters_are_honoured() {
     let server = server(200, Paging::Supported).await;
     let client = BbbClient::new(options(&server)).unwrap();
     let default = client.list_recordings(&RecordingsQuery::default(), |_| {}).await.unwrap();
-    assert!(default.recordings.iter().all(|r| matches!(r.state, RecordingState::Published | RecordingState::Unpublished)));
+    assert!(
+        default.recordings.iter().all(|r| matches!(r.state, RecordingState::Published | RecordingState::Unpublished))
+    );
     let any = list_all(&client).await.unwrap();
     assert!(any.recordings.len() > default.recordings.len(), "processing/deleted only with state=any");
     let target = &any.recordings[17];
-    let query = RecordingsQuery { state: StateFilter::Any, meeting_ids: vec![target.meeting_id.clone()], ..Default::default() };
+    let query =
+        RecordingsQuery { state: StateFilter::Any, meeting_ids: vec![target.meeting_id.clone()], ..Default::default() };
     let by_meeting = client.list_recordings(&query, |_| {}).await.unwrap();
     assert!(by_meeting.recordings.iter().all(|r| r.meeting_id == target.meeting_id));
     assert!(by_meeting.recordings.iter().any(|r| r.record_id == target.record_id));
-    let query = RecordingsQuery { state: StateFilter::Any, record_ids: vec![target.record_id.clone()], ..Default::default() };
+    let query =
+        RecordingsQuery { state: StateFilter::Any, record_ids: vec![target.record_id.clone()], ..Default::default() };
     let by_id = client.list_recordings(&query, |_| {}).await.unwrap();
     assert_eq!(by_id.recordings.len(), 1);
 }

@@ -123,10 +123,7 @@ mod tests {
     #[test]
     fn pod_and_moodle_are_recognised_without_metadata() {
         assert_eq!(origin_of(&rec("0042-cours-de-maths", &[])), Origin::Pod);
-        assert_eq!(
-            origin_of(&rec("x", &[("endcallbackurl", "https://pod.univ.fr/meeting/end/0042-x/")])),
-            Origin::Pod
-        );
+        assert_eq!(origin_of(&rec("x", &[("endcallbackurl", "https://pod.univ.fr/meeting/end/0042-x/")])), Origin::Pod);
         let seed = "a".repeat(40);
         assert_eq!(origin_of(&rec(&format!("{seed}-12-345[0]"), &[])), Origin::Moodle);
         assert_eq!(origin_of(&rec(&format!("{seed}-12-345"), &[])), Origin::Moodle);

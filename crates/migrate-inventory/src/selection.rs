@@ -132,7 +132,13 @@ mod tests {
 
     fn sample() -> Vec<Recording> {
         // Deliberately not in date order, as a server answers.
-        vec![rec("c", 3, "Moodle"), rec("a", 1, "Moodle"), rec("e", 5, "Greenlight"), rec("b", 2, "Greenlight"), rec("d", 4, "Moodle")]
+        vec![
+            rec("c", 3, "Moodle"),
+            rec("a", 1, "Moodle"),
+            rec("e", 5, "Greenlight"),
+            rec("b", 2, "Greenlight"),
+            rec("d", 4, "Moodle"),
+        ]
     }
 
     fn ids(entries: &[Entry]) -> Vec<(usize, &str)> {

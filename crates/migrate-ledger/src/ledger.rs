@@ -18,11 +18,11 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteSy
 use sqlx::types::Json;
 use sqlx::{Connection, FromRow};
 
+use crate::LedgerError;
 use crate::error::db;
 use crate::model::*;
 use crate::time::{add_ttl, fmt_ts, now, parse_opt, parse_ts};
 use crate::url::{Target, scrub};
-use crate::LedgerError;
 
 static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -61,10 +61,7 @@ pub struct Ledger {
 
 impl fmt::Debug for Ledger {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ledger")
-            .field("backend", &self.backend())
-            .field("url", &self.display)
-            .finish()
+        f.debug_struct("Ledger").field("backend", &self.backend()).field("url", &self.display).finish()
     }
 }
 
@@ -144,22 +141,17 @@ impl TryFrom<ActionDb> for ActionRow {
 
     fn try_from(a: ActionDb) -> Result<Self, LedgerError> {
         let what = |col: &str| format!("actions.{col} of {:?}", a.key);
-        let status = a.status.parse().map_err(|e: ParseStatusError| LedgerError::Corrupt {
-            what: what("status"),
-            message: e.to_string(),
-        })?;
-        let attempts = u32::try_from(a.attempts).map_err(|e| LedgerError::Corrupt {
-            what: what("attempts"),
-            message: e.to_string(),
-        })?;
+        let status = a
+            .status
+            .parse()
+            .map_err(|e: ParseStatusError| LedgerError::Corrupt { what: what("status"), message: e.to_string() })?;
+        let attempts = u32::try_from(a.attempts)
+            .map_err(|e| LedgerError::Corrupt { what: what("attempts"), message: e.to_string() })?;
         Ok(ActionRow {
             status,
             attempts,
             lease_expires: parse_opt(&what("lease_expires"), a.lease_expires.as_deref())?,
-            output_size: a
-                .output_size
-                .map(|s| non_negative(&what("output_size"), s))
-                .transpose()?,
+            output_size: a.output_size.map(|s| non_negative(&what("output_size"), s)).transpose()?,
             created_at: parse_ts(&what("created_at"), &a.created_at)?,
             updated_at: parse_ts(&what("updated_at"), &a.updated_at)?,
             finished_at: parse_opt(&what("finished_at"), a.finished_at.as_deref())?,
@@ -198,10 +190,8 @@ impl TryFrom<RunDb> for RunRow {
         Ok(RunRow {
             started_at: parse_ts(&what("started_at"), &r.started_at)?,
             finished_at: parse_opt(&what("finished_at"), r.finished_at.as_deref())?,
-            pid: u32::try_from(r.pid).map_err(|e| LedgerError::Corrupt {
-                what: what("pid"),
-                message: e.to_string(),
-            })?,
+            pid: u32::try_from(r.pid)
+                .map_err(|e| LedgerError::Corrupt { what: what("pid"), message: e.to_string() })?,
             id: RunId(r.id),
             command: r.command,
             host: r.host,
@@ -212,10 +202,7 @@ impl TryFrom<RunDb> for RunRow {
 }
 
 fn non_negative(what: &str, v: i64) -> Result<u64, LedgerError> {
-    u64::try_from(v).map_err(|_| LedgerError::Corrupt {
-        what: what.to_owned(),
-        message: format!("negative value {v}"),
-    })
+    u64::try_from(v).map_err(|_| LedgerError::Corrupt { what: what.to_owned(), message: format!("negative value {v}") })
 }
 
 fn to_rows<D, T>(rows: Vec<D>) -> Result<Vec<T>, LedgerError>
@@ -271,10 +258,9 @@ fn upsert_sql(n: usize) -> String {
 /// Is this SQLite's "someone else holds the lock" (BUSY/LOCKED and their extended codes)?
 fn is_sqlite_busy(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::Database(d) => d
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        sqlx::Error::Database(d) => {
+            d.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 5 | 6))
+        }
         _ => false,
     }
 }
@@ -321,17 +307,8 @@ impl Ledger {
     /// backend; `postgres://…` / `postgresql://…` a shared server.
     pub async fn open(url: &str) -> Result<Ledger, LedgerError> {
         let ledger = match Target::parse(url)? {
-            Target::Sqlite {
-                path,
-                memory,
-                options,
-                display,
-            } => open_sqlite(path, memory, options, display).await?,
-            Target::Postgres {
-                options,
-                display,
-                secrets,
-            } => open_postgres(*options, display, &secrets).await?,
+            Target::Sqlite { path, memory, options, display } => open_sqlite(path, memory, *options, display).await?,
+            Target::Postgres { options, display, secrets } => open_postgres(*options, display, &secrets).await?,
         };
         tracing::info!(ledger = %ledger.display, "ledger open");
         Ok(ledger)
@@ -358,11 +335,7 @@ impl Ledger {
 
     /// Upserts one inventory page in one transaction. Duplicate ids within `recordings` count
     /// once (the last one wins).
-    pub async fn record_seen(
-        &self,
-        server: &str,
-        recordings: &[SeenRecording],
-    ) -> Result<SeenStats, LedgerError> {
+    pub async fn record_seen(&self, server: &str, recordings: &[SeenRecording]) -> Result<SeenStats, LedgerError> {
         let mut stats = SeenStats::default();
         if recordings.is_empty() {
             return Ok(stats);
@@ -431,9 +404,7 @@ impl Ledger {
 
     /// All recordings, newest `start_time` first.
     pub async fn recordings(&self) -> Result<Vec<StoredRecording>, LedgerError> {
-        let sql = format!(
-            "SELECT {RECORDING_COLS} FROM recordings ORDER BY start_time DESC, record_id ASC"
-        );
+        let sql = format!("SELECT {RECORDING_COLS} FROM recordings ORDER BY start_time DESC, record_id ASC");
         let rows: Vec<RecordingDb> = with_pool!(self, pool => {
             sqlx::query_as(&sql).fetch_all(pool).await
         })
@@ -472,12 +443,7 @@ impl Ledger {
         Ok(RunId(id))
     }
 
-    pub async fn finish_run(
-        &self,
-        run: RunId,
-        status: &str,
-        summary: &Value,
-    ) -> Result<(), LedgerError> {
+    pub async fn finish_run(&self, run: RunId, status: &str, summary: &Value) -> Result<(), LedgerError> {
         let finished = fmt_ts(now());
         let done = with_pool!(self, pool => {
             sqlx::query(
@@ -540,11 +506,7 @@ impl Ledger {
             .map(|_| ())
         })
         .map_err(db("recording an action"))?;
-        self.action(&action.key)
-            .await?
-            .ok_or_else(|| LedgerError::UnknownAction {
-                key: action.key.clone(),
-            })
+        self.action(&action.key).await?.ok_or_else(|| LedgerError::UnknownAction { key: action.key.clone() })
     }
 
     /// Takes the lease on `key` for `ttl` unless the action is done or someone else holds a live
@@ -554,12 +516,7 @@ impl Ledger {
     /// The decision is one conditional `UPDATE`, so concurrent callers on any number of
     /// connections or hosts get exactly one `Acquired`. Lease times use the local clock: hosts
     /// sharing a PostgreSQL ledger need synchronised clocks (NTP), well within the TTL.
-    pub async fn try_lease(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<Lease, LedgerError> {
+    pub async fn try_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<Lease, LedgerError> {
         let sql = format!(
             "UPDATE actions SET status = 'running', lease_owner = $2, lease_expires = $3, \
              attempts = attempts + 1, updated_at = $4, finished_at = NULL \
@@ -589,18 +546,12 @@ impl Ledger {
                 tracing::debug!(key, owner, attempts = row.attempts, "lease acquired");
                 return Ok(Lease::Acquired(row));
             }
-            let row = self
-                .action(key)
-                .await?
-                .ok_or_else(|| LedgerError::UnknownAction { key: key.to_owned() })?;
+            let row = self.action(key).await?.ok_or_else(|| LedgerError::UnknownAction { key: key.to_owned() })?;
             match (row.status, row.lease_owner.as_deref(), row.lease_expires) {
                 (ActionStatus::Done, _, _) => return Ok(Lease::AlreadyDone(row)),
                 (ActionStatus::Running, Some(holder), Some(exp)) if holder != owner && exp > at => {
                     tracing::debug!(key, holder, %exp, "lease busy");
-                    return Ok(Lease::Busy {
-                        owner: holder.to_owned(),
-                        expires: exp,
-                    });
+                    return Ok(Lease::Busy { owner: holder.to_owned(), expires: exp });
                 }
                 _ => tokio::task::yield_now().await,
             }
@@ -609,12 +560,7 @@ impl Ledger {
     }
 
     /// Extends a lease the caller still holds; `false` if it lost it.
-    pub async fn renew_lease(
-        &self,
-        key: &str,
-        owner: &str,
-        ttl: Duration,
-    ) -> Result<bool, LedgerError> {
+    pub async fn renew_lease(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, LedgerError> {
         let at = now();
         let (at_s, expires_s) = (fmt_ts(at), fmt_ts(add_ttl(at, ttl)));
         let n = with_pool!(self, pool => {
@@ -636,20 +582,10 @@ impl Ledger {
 
     /// Marks the action done with its output, only if `owner` still holds it (an expired lease
     /// nobody took over still counts). Repeating the call after success is harmless.
-    pub async fn complete(
-        &self,
-        key: &str,
-        owner: &str,
-        output: &ActionOutput,
-    ) -> Result<(), LedgerError> {
+    pub async fn complete(&self, key: &str, owner: &str, output: &ActionOutput) -> Result<(), LedgerError> {
         let size = output
             .size
-            .map(|s| {
-                i64::try_from(s).map_err(|_| LedgerError::OutOfRange {
-                    what: "output size",
-                    value: s,
-                })
-            })
+            .map(|s| i64::try_from(s).map_err(|_| LedgerError::OutOfRange { what: "output size", value: s }))
             .transpose()?;
         let out_details = (!output.details.is_null()).then_some(Json(&output.details));
         let at = fmt_ts(now());
@@ -706,12 +642,7 @@ impl Ledger {
     }
 
     /// Why a holder-only update changed nothing: unknown key, a harmless repeat, or a lost lease.
-    async fn after_lost_update(
-        &self,
-        key: &str,
-        owner: &str,
-        wanted: ActionStatus,
-    ) -> Result<(), LedgerError> {
+    async fn after_lost_update(&self, key: &str, owner: &str, wanted: ActionStatus) -> Result<(), LedgerError> {
         match self.action(key).await? {
             None => Err(LedgerError::UnknownAction { key: key.to_owned() }),
             Some(row) if row.status == wanted && row.lease_owner.as_deref() == Some(owner) => Ok(()),
@@ -794,9 +725,7 @@ impl Ledger {
     }
 
     /// How many actions of each kind are in each status (absent pairs are zero).
-    pub async fn action_counts(
-        &self,
-    ) -> Result<BTreeMap<(String, ActionStatus), u64>, LedgerError> {
+    pub async fn action_counts(&self) -> Result<BTreeMap<(String, ActionStatus), u64>, LedgerError> {
         let rows: Vec<(String, String, i64)> = with_pool!(self, pool => {
             sqlx::query_as("SELECT kind, status, COUNT(*) FROM actions GROUP BY kind, status")
                 .fetch_all(pool)
@@ -848,10 +777,7 @@ async fn open_sqlite(
         // Create the directory and file ourselves: the OS error names the real problem, where
         // SQLite would only say "unable to open database file".
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| LedgerError::SqliteFile {
-                path: path.clone(),
-                source,
-            })?;
+            std::fs::create_dir_all(parent).map_err(|source| LedgerError::SqliteFile { path: path.clone(), source })?;
         }
         std::fs::OpenOptions::new()
             .read(true)
@@ -859,15 +785,9 @@ async fn open_sqlite(
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|source| LedgerError::SqliteFile {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(|source| LedgerError::SqliteFile { path: path.clone(), source })?;
     }
-    let open_err = |e: &dyn fmt::Display| LedgerError::SqliteOpen {
-        path: path.clone(),
-        message: e.to_string(),
-    };
+    let open_err = |e: &dyn fmt::Display| LedgerError::SqliteOpen { path: path.clone(), message: e.to_string() };
     // WAL + NORMAL: readers never block the writer and commits skip an fsync; a power cut can
     // lose the last commits but never corrupts, and every action is idempotent anyway.
     let options = options
@@ -877,28 +797,18 @@ async fn open_sqlite(
         .synchronous(SqliteSynchronous::Normal);
     let pool_options = if memory {
         // An in-memory database lives as long as its connection.
-        SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
+        SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
     } else {
         SqlitePoolOptions::new().max_connections(8)
     };
-    let pool = pool_options
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
-        .map_err(|e| open_err(&e))?;
+    let pool = pool_options.acquire_timeout(ACQUIRE_TIMEOUT).connect_with(options).await.map_err(|e| open_err(&e))?;
 
     if !memory {
         // WAL is a property of the file, so set it once here rather than on every connection;
         // the switch needs an exclusive lock that busy_timeout cannot wait for, hence the retry.
-        let mode: String = retry_sqlite_busy(|| {
-            sqlx::query_scalar("PRAGMA journal_mode = WAL").fetch_one(&pool)
-        })
-        .await
-        .map_err(|e| open_err(&e))?;
+        let mode: String = retry_sqlite_busy(|| sqlx::query_scalar("PRAGMA journal_mode = WAL").fetch_one(&pool))
+            .await
+            .map_err(|e| open_err(&e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             let ledger = display.as_str();
             tracing::warn!(ledger, mode, "SQLite refused WAL mode; concurrent access will be slower");
@@ -916,39 +826,24 @@ async fn open_sqlite(
                 tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
             }
             Err(e) => {
-                return Err(LedgerError::Migrate {
-                    url: display,
-                    message: e.to_string(),
-                });
+                return Err(LedgerError::Migrate { url: display, message: e.to_string() });
             }
         }
     }
-    Ok(Ledger {
-        pool: DbPool::Sqlite(pool),
-        display: display.into(),
-    })
+    Ok(Ledger { pool: DbPool::Sqlite(pool), display: display.into() })
 }
 
-async fn open_postgres(
-    options: PgConnectOptions,
-    display: String,
-    secrets: &[String],
-) -> Result<Ledger, LedgerError> {
+async fn open_postgres(options: PgConnectOptions, display: String, secrets: &[String]) -> Result<Ledger, LedgerError> {
     let options = options.application_name("bbb-migrate ledger");
-    let connect_err = |e: &dyn fmt::Display| LedgerError::Connect {
-        url: display.clone(),
-        message: scrub(&e.to_string(), secrets),
-    };
+    let connect_err =
+        |e: &dyn fmt::Display| LedgerError::Connect { url: display.clone(), message: scrub(&e.to_string(), secrets) };
     // One plain connection first: the pool would keep retrying a refused connection until its
     // acquire timeout, where this fails at once with the real cause.
     let conn = match tokio::time::timeout(PG_CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
         Ok(Ok(conn)) => conn,
         Ok(Err(e)) => return Err(connect_err(&e)),
         Err(_) => {
-            return Err(connect_err(&format_args!(
-                "no answer within {} s",
-                PG_CONNECT_TIMEOUT.as_secs()
-            )));
+            return Err(connect_err(&format_args!("no answer within {} s", PG_CONNECT_TIMEOUT.as_secs())));
         }
     };
     let _ = conn.close().await;
@@ -963,14 +858,8 @@ async fn open_postgres(
     POSTGRES_MIGRATOR
         .run(&pool)
         .await
-        .map_err(|e| LedgerError::Migrate {
-            url: display.clone(),
-            message: scrub(&e.to_string(), secrets),
-        })?;
-    Ok(Ledger {
-        pool: DbPool::Postgres(pool),
-        display: display.into(),
-    })
+        .map_err(|e| LedgerError::Migrate { url: display.clone(), message: scrub(&e.to_string(), secrets) })?;
+    Ok(Ledger { pool: DbPool::Postgres(pool), display: display.into() })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ mod url;
 pub use error::LedgerError;
 pub use ledger::{Ledger, default_owner, hostname};
 pub use model::{
-    ActionFilter, ActionOutput, ActionRow, ActionStatus, Backend, Lease, NewAction,
-    ParseStatusError, RunId, RunRow, SeenRecording, SeenStats, StoredRecording,
+    ActionFilter, ActionOutput, ActionRow, ActionStatus, Backend, Lease, NewAction, ParseStatusError, RunId, RunRow,
+    SeenRecording, SeenStats, StoredRecording,
 };
 pub use url::mask_url;

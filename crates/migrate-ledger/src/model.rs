@@ -105,13 +105,8 @@ pub enum ActionStatus {
 }
 
 impl ActionStatus {
-    pub const ALL: [ActionStatus; 5] = [
-        ActionStatus::Pending,
-        ActionStatus::Running,
-        ActionStatus::Done,
-        ActionStatus::Failed,
-        ActionStatus::Skipped,
-    ];
+    pub const ALL: [ActionStatus; 5] =
+        [ActionStatus::Pending, ActionStatus::Running, ActionStatus::Done, ActionStatus::Failed, ActionStatus::Skipped];
 
     /// The spelling stored in the database.
     pub fn as_str(self) -> &'static str {

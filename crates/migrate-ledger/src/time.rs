@@ -12,10 +12,7 @@ pub(crate) fn fmt_ts(t: DateTime<Utc>) -> String {
 pub(crate) fn parse_ts(what: &str, s: &str) -> Result<DateTime<Utc>, LedgerError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| LedgerError::Corrupt {
-            what: format!("{what} timestamp {s:?}"),
-            message: e.to_string(),
-        })
+        .map_err(|e| LedgerError::Corrupt { what: format!("{what} timestamp {s:?}"), message: e.to_string() })
 }
 
 pub(crate) fn parse_opt(what: &str, s: Option<&str>) -> Result<Option<DateTime<Utc>>, LedgerError> {

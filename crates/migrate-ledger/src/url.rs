@@ -13,7 +13,7 @@ pub(crate) enum Target {
     Sqlite {
         path: PathBuf,
         memory: bool,
-        options: SqliteConnectOptions,
+        options: Box<SqliteConnectOptions>,
         display: String,
     },
     Postgres {
@@ -31,49 +31,26 @@ impl Target {
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             let display = mask_url(trimmed);
             let secrets = url_secrets(trimmed);
-            let options = PgConnectOptions::from_str(trimmed).map_err(|e| LedgerError::Connect {
-                url: display.clone(),
-                message: scrub(&e.to_string(), &secrets),
-            })?;
-            Ok(Target::Postgres {
-                options: Box::new(options),
-                display,
-                secrets,
-            })
+            let options = PgConnectOptions::from_str(trimmed)
+                .map_err(|e| LedgerError::Connect { url: display.clone(), message: scrub(&e.to_string(), &secrets) })?;
+            Ok(Target::Postgres { options: Box::new(options), display, secrets })
         } else if lower.starts_with("sqlite:") {
             let rest = &trimmed["sqlite:".len()..];
             let rest = rest.strip_prefix("//").unwrap_or(rest);
             let (db, params) = rest.split_once('?').unwrap_or((rest, ""));
-            let memory = db == ":memory:"
-                || params
-                    .split('&')
-                    .any(|kv| kv.eq_ignore_ascii_case("mode=memory"));
-            let options =
-                SqliteConnectOptions::from_str(trimmed).map_err(|e| LedgerError::SqliteOpen {
-                    path: PathBuf::from(db),
-                    message: e.to_string(),
-                })?;
+            let memory = db == ":memory:" || params.split('&').any(|kv| kv.eq_ignore_ascii_case("mode=memory"));
+            let options = SqliteConnectOptions::from_str(trimmed)
+                .map_err(|e| LedgerError::SqliteOpen { path: PathBuf::from(db), message: e.to_string() })?;
             let path = options.get_filename().to_path_buf();
-            let display = if memory {
-                "sqlite::memory:".to_owned()
-            } else {
-                format!("sqlite://{}", path.display())
-            };
-            Ok(Target::Sqlite {
-                path,
-                memory,
-                options,
-                display,
-            })
+            let display = if memory { "sqlite::memory:".to_owned() } else { format!("sqlite://{}", path.display()) };
+            Ok(Target::Sqlite { path, memory, options: Box::new(options), display })
         } else if trimmed.is_empty() || trimmed.contains("://") {
-            Err(LedgerError::UnsupportedUrl {
-                url: mask_url(trimmed),
-            })
+            Err(LedgerError::UnsupportedUrl { url: mask_url(trimmed) })
         } else {
             // A plain path is the friendliest way to name the default, embedded ledger.
             let path = PathBuf::from(trimmed);
             Ok(Target::Sqlite {
-                options: SqliteConnectOptions::new().filename(&path),
+                options: Box::new(SqliteConnectOptions::new().filename(&path)),
                 display: format!("sqlite://{}", path.display()),
                 path,
                 memory: false,
@@ -130,11 +107,7 @@ pub fn mask_url(url: &str) -> String {
                 .split('&')
                 .map(|kv| {
                     let name = kv.split('=').next().unwrap_or("");
-                    if is_secret_param(name) {
-                        format!("{name}=****")
-                    } else {
-                        kv.to_owned()
-                    }
+                    if is_secret_param(name) { format!("{name}=****") } else { kv.to_owned() }
                 })
                 .collect();
             out.push_str(&masked.join("&"));
@@ -172,11 +145,8 @@ fn url_secrets(url: &str) -> Vec<String> {
             }
         }
     }
-    let mut all: Vec<String> = raw
-        .iter()
-        .flat_map(|s| [s.clone(), percent_decode(s)])
-        .filter(|s| !s.is_empty())
-        .collect();
+    let mut all: Vec<String> =
+        raw.iter().flat_map(|s| [s.clone(), percent_decode(s)]).filter(|s| !s.is_empty()).collect();
     all.sort_by_key(|s| std::cmp::Reverse(s.len()));
     all.dedup();
     all
@@ -205,9 +175,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Removes every secret from a driver message.
 pub(crate) fn scrub(message: &str, secrets: &[String]) -> String {
-    secrets
-        .iter()
-        .fold(message.to_owned(), |m, s| m.replace(s.as_str(), "****"))
+    secrets.iter().fold(message.to_owned(), |m, s| m.replace(s.as_str(), "****"))
 }
 
 #[cfg(test)]
@@ -257,14 +225,8 @@ mod tests {
             Target::Sqlite { path, .. } => assert_eq!(path, PathBuf::from("/abs/ledger.sqlite")),
             Target::Postgres { .. } => panic!("expected sqlite"),
         }
-        assert!(matches!(
-            Target::parse("sqlite::memory:").ok().unwrap(),
-            Target::Sqlite { memory: true, .. }
-        ));
-        assert!(matches!(
-            Target::parse("plain/ledger.sqlite").ok().unwrap(),
-            Target::Sqlite { memory: false, .. }
-        ));
+        assert!(matches!(Target::parse("sqlite::memory:").ok().unwrap(), Target::Sqlite { memory: true, .. }));
+        assert!(matches!(Target::parse("plain/ledger.sqlite").ok().unwrap(), Target::Sqlite { memory: false, .. }));
         match Target::parse("postgresql://u:pw@h/db").ok().unwrap() {
             Target::Postgres { display, .. } => assert_eq!(display, "postgresql://u:****@h/db"),
             Target::Sqlite { .. } => panic!("expected postgres"),

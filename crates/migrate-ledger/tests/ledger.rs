@@ -96,19 +96,13 @@ mod cases {
 
     pub async fn migrations_are_idempotent(url: &str) {
         let a = Ledger::open(url).await.unwrap();
-        a.record_seen("https://old.example", &[rec("r1", 1_700_000_000_000, "")])
-            .await
-            .unwrap();
+        a.record_seen("https://old.example", &[rec("r1", 1_700_000_000_000, "")]).await.unwrap();
         a.close().await;
         let b = Ledger::open(url).await.unwrap();
         let c = Ledger::open(url).await.unwrap();
         assert_eq!(b.recording_count().await.unwrap(), 1);
         assert_eq!(c.recording("r1").await.unwrap().unwrap().record_id, "r1");
-        let expected = if url.starts_with("sqlite") {
-            Backend::Sqlite
-        } else {
-            Backend::Postgres
-        };
+        let expected = if url.starts_with("sqlite") { Backend::Sqlite } else { Backend::Postgres };
         assert_eq!(b.backend(), expected);
     }
 
@@ -161,9 +155,7 @@ mod cases {
         r.origin = None;
         r.published = false;
         r.state = "unpublished".to_owned();
-        l.record_seen("https://first.example", std::slice::from_ref(&r))
-            .await
-            .unwrap();
+        l.record_seen("https://first.example", std::slice::from_ref(&r)).await.unwrap();
         let after = Utc::now() + chrono::Duration::milliseconds(1);
 
         let got = l.recording("rec-1").await.unwrap().unwrap();
@@ -186,9 +178,7 @@ mod cases {
         tokio::time::sleep(Duration::from_millis(5)).await;
         r.origin = Some("Greenlight".to_owned());
         r.published = true;
-        l.record_seen("https://second.example", std::slice::from_ref(&r))
-            .await
-            .unwrap();
+        l.record_seen("https://second.example", std::slice::from_ref(&r)).await.unwrap();
         let again = l.recording("rec-1").await.unwrap().unwrap();
         assert_eq!(again.first_seen, got.first_seen);
         assert!(again.last_seen > got.last_seen);
@@ -208,21 +198,14 @@ mod cases {
             rec("newest", 1_700_000_000_001, ""),
         ];
         l.record_seen("s", &batch).await.unwrap();
-        let ids: Vec<String> = l
-            .recordings()
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.record_id)
-            .collect();
+        let ids: Vec<String> = l.recordings().await.unwrap().into_iter().map(|r| r.record_id).collect();
         assert_eq!(ids, ["newest", "new", "mid", "old"]);
     }
 
     pub async fn record_seen_large_batch_and_duplicates(url: &str) {
         let l = Ledger::open(url).await.unwrap();
-        let mut batch: Vec<SeenRecording> = (0..1234)
-            .map(|i| rec(&format!("r{i:05}"), 1_600_000_000_000 + i * 1000, ""))
-            .collect();
+        let mut batch: Vec<SeenRecording> =
+            (0..1234).map(|i| rec(&format!("r{i:05}"), 1_600_000_000_000 + i * 1000, "")).collect();
         // The same id twice in one page: counted once, last one wins.
         let mut dup = rec("r00007", 1_600_000_007_000, "second copy");
         dup.name = "second copy".to_owned();
@@ -247,9 +230,8 @@ mod cases {
                     let mut total = SeenStats::default();
                     for round in 0..5 {
                         // Overlapping ids across tasks: every task writes r0..r49.
-                        let page: Vec<_> = (0..50)
-                            .map(|i| rec(&format!("r{i}"), 1_000 * i, &format!("{t}-{round}")))
-                            .collect();
+                        let page: Vec<_> =
+                            (0..50).map(|i| rec(&format!("r{i}"), 1_000 * i, &format!("{t}-{round}"))).collect();
                         let s = l.record_seen("s", &page).await.unwrap();
                         total.new += s.new;
                         total.updated += s.updated;
@@ -273,10 +255,7 @@ mod cases {
 
     pub async fn ensure_action_twice_gives_one_row(url: &str) {
         let l = Ledger::open(url).await.unwrap();
-        let first = l
-            .ensure_action(&new_action("claim:r1", "claim", Some("r1")))
-            .await
-            .unwrap();
+        let first = l.ensure_action(&new_action("claim:r1", "claim", Some("r1"))).await.unwrap();
         assert_eq!(first.status, ActionStatus::Pending);
         assert_eq!(first.attempts, 0);
         assert_eq!(first.kind, "claim");
@@ -378,10 +357,7 @@ mod cases {
         let l = Ledger::open(url).await.unwrap();
         let key = "archive:r4:/archive/r4.tar";
         l.ensure_action(&new_action(key, "archive", Some("r4"))).await.unwrap();
-        assert!(matches!(
-            l.try_lease(key, "a:1", Duration::from_millis(300)).await.unwrap(),
-            Lease::Acquired(_)
-        ));
+        assert!(matches!(l.try_lease(key, "a:1", Duration::from_millis(300)).await.unwrap(), Lease::Acquired(_)));
         match l.try_lease(key, "b:2", TTL).await.unwrap() {
             Lease::Busy { owner, expires } => {
                 assert_eq!(owner, "a:1");
@@ -592,9 +568,7 @@ mod cases {
 
 #[tokio::test]
 async fn postgres_password_is_masked_in_errors() {
-    let err = migrate_ledger::Ledger::open("postgres://postgres:Sup3rS3cret@127.0.0.1:1/ledger")
-        .await
-        .unwrap_err();
+    let err = migrate_ledger::Ledger::open("postgres://postgres:Sup3rS3cret@127.0.0.1:1/ledger").await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("postgres:****@127.0.0.1:1/ledger"), "{text}");
     assert!(!text.contains("Sup3rS3cret"), "{text}");
@@ -663,18 +637,14 @@ async fn sqlite_unwritable_location_names_the_path() {
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, b"x").unwrap();
     let bad = blocker.join("ledger.sqlite");
-    let err = migrate_ledger::Ledger::open(&format!("sqlite://{}", bad.display()))
-        .await
-        .unwrap_err();
+    let err = migrate_ledger::Ledger::open(&format!("sqlite://{}", bad.display())).await.unwrap_err();
     assert!(matches!(err, migrate_ledger::LedgerError::SqliteFile { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains(&bad.display().to_string()), "{text}");
 
     let garbage = dir.path().join("garbage.sqlite");
     std::fs::write(&garbage, vec![b'z'; 4096]).unwrap();
-    let err = migrate_ledger::Ledger::open(&format!("sqlite://{}", garbage.display()))
-        .await
-        .unwrap_err();
+    let err = migrate_ledger::Ledger::open(&format!("sqlite://{}", garbage.display())).await.unwrap_err();
     assert!(err.to_string().contains("garbage.sqlite"), "{err}");
 }
 

@@ -16,7 +16,12 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn inventory(recordings: usize, page_size: u32, ledger_url: Option<String>, runs: u32) -> anyhow::Result<ExitCode> {
+async fn inventory(
+    recordings: usize,
+    page_size: u32,
+    ledger_url: Option<String>,
+    runs: u32,
+) -> anyhow::Result<ExitCode> {
     let server = DemoServer::start(ServerOptions { recordings, ..Default::default() }).await?;
     let mut options = ClientOptions::new(bbb_api::api_base_url(&server.api_url())?, server.secret());
     options.page_size = page_size;
@@ -26,12 +31,14 @@ async fn inventory(recordings: usize, page_size: u32, ledger_url: Option<String>
     println!("inventory benchmark: {recordings} recordings, page size {page_size}, {cores} core(s)");
     for run in 1..=runs {
         let tmp = tempfile::tempdir()?;
-        let url = ledger_url.clone().unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("ledger.sqlite").display()));
+        let url =
+            ledger_url.clone().unwrap_or_else(|| format!("sqlite://{}", tmp.path().join("ledger.sqlite").display()));
         let ledger = super::inventory::open_ledger(&url).await?;
         let started = Instant::now();
         let listing = client.list_recordings(&query, |_| {}).await?;
         let listed = started.elapsed();
-        let stats = super::inventory::remember(&ledger, client.options().api_base.as_str(), &listing.recordings).await?;
+        let stats =
+            super::inventory::remember(&ledger, client.options().api_base.as_str(), &listing.recordings).await?;
         let total = started.elapsed();
         anyhow::ensure!(listing.recordings.len() == recordings, "listed {} of {recordings}", listing.recordings.len());
         anyhow::ensure!(stats.new as usize == recordings, "stored {} new of {recordings}", stats.new);

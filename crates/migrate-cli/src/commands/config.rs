@@ -90,7 +90,7 @@ async fn check_server(config: &migrate_config::Config) -> Vec<Problem> {
         }
         Err(e) if e.message_key() == Some("checksumError") => vec![problem(
             "source.secret",
-            "the server refused the checksum".into(),
+            "the server refused the checksum: the secret or checksum algorithm is wrong".into(),
             "copy the secret from `bbb-conf --secret` on the old server (or Scalelite's LOADBALANCER_SECRET) \
              and check source.checksum (sha1, sha256, sha384 or sha512)",
         )],

@@ -31,9 +31,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let run = ledger.start_run("demo").await?;
 
     let query = RecordingsQuery { state: StateFilter::Any, ..Default::default() };
-    let inventory =
-        super::inventory::collect(&client, &query, &Selection { states: StateFilter::Any, ..Default::default() }, Some(&ledger))
-            .await?;
+    let inventory = super::inventory::collect(
+        &client,
+        &query,
+        &Selection { states: StateFilter::Any, ..Default::default() },
+        Some(&ledger),
+    )
+    .await?;
     let seen = inventory.seen.unwrap_or_default();
     println!(
         "2. inventory: {} recordings listed (all states), stored in the ledger: {} new, {} changed, {} unchanged",
@@ -48,15 +52,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let summary = Summary::of(inventory.entries.iter().map(|e| &e.recording));
     println!("{}\n", summary.to_text());
 
+    // The shortest of the ten newest published presentations: its media are generated in seconds.
     let sample = inventory
         .entries
         .iter()
-        .find(|e| e.recording.published && e.recording.format(&bbb_api::FormatKind::Presentation).is_some());
+        .take(10)
+        .filter(|e| e.recording.published && e.recording.format(&bbb_api::FormatKind::Presentation).is_some())
+        .min_by_key(|e| e.recording.duration());
     let mut sample_dir = None;
     if let Some(entry) = sample {
         let dir = output.join("published").join(&entry.recording.record_id);
         let files = download_presentation(&server, &entry.recording.record_id, &dir).await?;
-        println!("3. published files of the newest recording ({files} files) copied to {}", dir.display());
+        println!("3. published files of one recording ({files} files) copied to {}", dir.display());
         sample_dir = Some(dir);
     }
 

@@ -36,7 +36,10 @@ const THUMB_HEIGHT: u32 = 99;
 
 /// What the demo server answers for a published path.
 pub enum PublishedFile {
-    Bytes { content_type: &'static str, body: Vec<u8> },
+    Bytes {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
     /// A media file, generated with ffmpeg on first request and cached.
     Media(MediaSpec),
 }
@@ -143,7 +146,8 @@ const MESSAGES: &[&str] = &[
     "Question : \"a & b\" ou 'a | b' ?",
     "Merci, à la semaine prochaine",
 ];
-const TEXTS: &[&str] = &["À retenir", "Énoncé n°2", "voir l'exemple p. 12", "Définition : « ensemble »", "x² + y² = r²"];
+const TEXTS: &[&str] =
+    &["À retenir", "Énoncé n°2", "voir l'exemple p. 12", "Définition : « ensemble »", "x² + y² = r²"];
 
 impl Script {
     /// Builds the script of `demo`, deterministic from its seed.
@@ -391,10 +395,17 @@ fn chat(seed: u64, total: u64) -> Vec<ChatMessage> {
 pub fn presentation_files(demo: &DemoRecording) -> Vec<String> {
     let script = Script::of(demo);
     let pid = demo.presentation_id();
-    let mut files: Vec<String> =
-        ["metadata.xml", "shapes.svg", "panzooms.xml", "cursor.xml", "deskshare.xml", "slides_new.xml", "captions.json"]
-            .map(String::from)
-            .to_vec();
+    let mut files: Vec<String> = [
+        "metadata.xml",
+        "shapes.svg",
+        "panzooms.xml",
+        "cursor.xml",
+        "deskshare.xml",
+        "slides_new.xml",
+        "captions.json",
+    ]
+    .map(String::from)
+    .to_vec();
     for n in 1..=demo.slides {
         files.push(format!("presentation/{pid}/slide-{n}.png"));
         files.push(format!("presentation/{pid}/thumbnails/thumb-{n}.png"));
@@ -427,9 +438,15 @@ pub fn presentation_file(demo: &DemoRecording, path: &str) -> Option<PublishedFi
         "slides_new.xml" => bytes("application/xml", chat_xml(&script())),
         "captions.json" => bytes("application/json", "[]".into()),
         "presentation/deskshare.png" if demo.has_deskshare => png(blank_png(SLIDE_WIDTH, SLIDE_HEIGHT)),
-        "video/webcams.webm" if demo.has_webcam => Some(PublishedFile::Media(MediaSpec::webcams(demo.duration_ms, demo.seed))),
-        "audio/audio.webm" if !demo.has_webcam => Some(PublishedFile::Media(MediaSpec::audio_only(demo.duration_ms, demo.seed))),
-        "audio/audio.ogg" if !demo.has_webcam => Some(PublishedFile::Media(MediaSpec::audio_ogg(demo.duration_ms, demo.seed))),
+        "video/webcams.webm" if demo.has_webcam => {
+            Some(PublishedFile::Media(MediaSpec::webcams(demo.duration_ms, demo.seed)))
+        }
+        "audio/audio.webm" if !demo.has_webcam => {
+            Some(PublishedFile::Media(MediaSpec::audio_only(demo.duration_ms, demo.seed)))
+        }
+        "audio/audio.ogg" if !demo.has_webcam => {
+            Some(PublishedFile::Media(MediaSpec::audio_ogg(demo.duration_ms, demo.seed)))
+        }
         "deskshare/deskshare.webm" if demo.has_deskshare => {
             Some(PublishedFile::Media(MediaSpec::deskshare(demo.duration_ms, demo.seed)))
         }
@@ -568,10 +585,14 @@ fn shape_style(shape: &Shape) -> String {
     let (c, w) = (&shape.color, ruby_float(shape.thickness));
     match shape.kind {
         ShapeKind::Pencil => {
-            format!("stroke:{c};stroke-linecap:round;stroke-linejoin:round;stroke-width:{w};visibility:hidden;fill:none")
+            format!(
+                "stroke:{c};stroke-linecap:round;stroke-linejoin:round;stroke-width:{w};visibility:hidden;fill:none"
+            )
         }
         ShapeKind::Line => format!("stroke:{c};stroke-width:{w};visibility:hidden;fill:none;stroke-linecap:butt"),
-        ShapeKind::Rectangle => format!("stroke:{c};stroke-width:{w};visibility:hidden;fill:none;stroke-linejoin:miter"),
+        ShapeKind::Rectangle => {
+            format!("stroke:{c};stroke-width:{w};visibility:hidden;fill:none;stroke-linejoin:miter")
+        }
         ShapeKind::Ellipse => format!("stroke:{c};stroke-width:{w};visibility:hidden;fill:none"),
         ShapeKind::Triangle => {
             format!("stroke:{c};stroke-width:{w};visibility:hidden;fill:none;stroke-linejoin:miter;stroke-miterlimit:8")
@@ -599,7 +620,13 @@ fn shape_element(kind: ShapeKind, geometry: &Geometry) -> String {
             let (x0, y0, x1, y1) = (from.0.min(to.0), from.1.min(to.1), from.0.max(to.0), from.1.max(to.1));
             match kind {
                 ShapeKind::Line => {
-                    format!("      <line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\n", p(from.0), p(from.1), p(to.0), p(to.1))
+                    format!(
+                        "      <line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>\n",
+                        p(from.0),
+                        p(from.1),
+                        p(to.0),
+                        p(to.1)
+                    )
                 }
                 ShapeKind::Rectangle => format!(
                     "      <path d=\"M{x0} {y0}L{x1} {y0}L{x1} {y1}L{x0} {y1}Z\"/>\n",
@@ -619,7 +646,8 @@ fn shape_element(kind: ShapeKind, geometry: &Geometry) -> String {
                 ),
                 _ => {
                     // BBB draws an ellipse as four arcs from its left end, clockwise.
-                    let (rx, ry, cx, cy) = (p((x1 - x0) / 2.0), p((y1 - y0) / 2.0), p((x0 + x1) / 2.0), p((y0 + y1) / 2.0));
+                    let (rx, ry, cx, cy) =
+                        (p((x1 - x0) / 2.0), p((y1 - y0) / 2.0), p((x0 + x1) / 2.0), p((y0 + y1) / 2.0));
                     let arc = |x: &str, y: &str| format!("A{rx} {ry} 0 0 1 {x} {y}");
                     format!(
                         "      <path d=\"M{} {cy}{}{}{}{}Z\"/>\n",
@@ -719,8 +747,7 @@ fn slide_png(seed: u64, n: u32, width: u32, height: u32) -> Vec<u8> {
     let scale = width as f32 / SLIDE_WIDTH as f32;
     let transform = Transform::from_scale(scale, height as f32 / SLIDE_HEIGHT as f32);
     let mut rng = Rng::new(seed, &format!("slide-{n}"));
-    let mut paint = Paint::default();
-    paint.anti_alias = true;
+    let mut paint = Paint { anti_alias: true, ..Paint::default() };
     let hue = |rng: &mut Rng| rng.range(40, 200) as u8;
     paint.set_color_rgba8(hue(&mut rng), hue(&mut rng), hue(&mut rng), 255);
     if let Some(band) = Rect::from_xywh(0.0, 0.0, SLIDE_WIDTH as f32, 140.0) {
@@ -808,7 +835,9 @@ mod tests {
                 }
             }
             assert!(presentation_file(demo, "../../etc/passwd").is_none());
-            assert!(presentation_file(demo, &format!("presentation/{}/slide-99.png", demo.presentation_id())).is_none());
+            assert!(
+                presentation_file(demo, &format!("presentation/{}/slide-99.png", demo.presentation_id())).is_none()
+            );
         }
     }
 

@@ -34,39 +34,19 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         // A subdirectory that does not exist yet: open must create it.
         let path = dir.path().join("state").join("ledger.sqlite");
-        TestDb {
-            url: format!("sqlite://{}", path.display()),
-            dir: Some(dir),
-            pg_name: None,
-        }
+        TestDb { url: format!("sqlite://{}", path.display()), dir: Some(dir), pg_name: None }
     }
 
     pub async fn postgres() -> TestDb {
         static SEQ: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let name = format!(
-            "{PREFIX}{}_{}_{}",
-            std::process::id(),
-            nanos,
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut admin = PgConnection::connect(&admin_url())
-            .await
-            .expect("PostgreSQL for tests (set LEDGER_TEST_PG_ADMIN_URL)");
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("{PREFIX}{}_{}_{}", std::process::id(), nanos, SEQ.fetch_add(1, Ordering::Relaxed));
+        let mut admin =
+            PgConnection::connect(&admin_url()).await.expect("PostgreSQL for tests (set LEDGER_TEST_PG_ADMIN_URL)");
         sweep_stale(&mut admin).await;
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await.expect("create test database");
         let _ = admin.close().await;
-        TestDb {
-            url: url_for(&name),
-            dir: None,
-            pg_name: Some(name),
-        }
+        TestDb { url: url_for(&name), dir: None, pg_name: Some(name) }
     }
 
     pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
@@ -87,9 +67,7 @@ async fn sweep_stale(admin: &mut PgConnection) {
     for name in names {
         let pid = name[PREFIX.len()..].split('_').next().unwrap_or("");
         if !pid.is_empty() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&mut *admin)
-                .await;
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut *admin).await;
         }
     }
 }
@@ -102,10 +80,7 @@ impl Drop for TestDb {
         // Drop runs inside the test's runtime, which must not be blocked on itself: do the async
         // work on a thread with its own runtime and wait for it.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async {
                 if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
