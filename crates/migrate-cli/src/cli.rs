@@ -146,7 +146,7 @@ pub struct DemoArgs {
     /// Keep the demo server running after the pipeline, to try other commands against it (Ctrl-C stops it)
     #[arg(long)]
     pub serve: bool,
-    /// Port for --serve (0 = any free port)
-    #[arg(long, default_value_t = 0)]
-    pub port: u16,
+    /// Port of the demo server on 127.0.0.1 [default: 38080 when free, else any free port]
+    #[arg(long)]
+    pub port: Option<u16>,
 }

@@ -131,7 +131,10 @@ pub fn clock(seconds: u64) -> String {
 pub fn table(entries: &[Entry], width: u16) -> String {
     let mut table = Table::new();
     table
-        .load_preset(presets::UTF8_HORIZONTAL_ONLY)
+        // One line per recording (grep-able) with a rule under the header; only the name may wrap.
+        .load_preset(presets::NOTHING)
+        .set_style(comfy_table::TableComponent::HeaderLines, '─')
+        .set_style(comfy_table::TableComponent::MiddleHeaderIntersections, '─')
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(width)
         .set_header(["#", "start (UTC)", "length", "origin", "state", "formats", "name", "record id"]);
@@ -148,6 +151,11 @@ pub fn table(entries: &[Entry], width: u16) -> String {
             Cell::new(rec.display_name()),
             Cell::new(&rec.record_id),
         ]);
+    }
+    for (index, column) in table.column_iter_mut().enumerate() {
+        if index != 6 {
+            column.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
+        }
     }
     table.to_string()
 }

@@ -20,8 +20,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         media_dir: Some(output.join("media-cache")),
         ..ServerOptions::default()
     };
-    let bind = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    let server = DemoServer::start_on(options, bind).await.context("cannot start the demo server")?;
+    let server = start_server(options, args.port).await?;
     println!("1. demo old server: {} ({} generated recordings)", server.api_url(), server.recordings().len());
 
     let api_base = bbb_api::api_base_url(&server.api_url())?;
@@ -91,6 +90,23 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The demo server on `port`, else on [`PREFERRED_PORT`] when free (so that a rerun sees the same URLs and
+/// the ledger reports the recordings unchanged), else on any free port.
+async fn start_server(options: ServerOptions, port: Option<u16>) -> anyhow::Result<DemoServer> {
+    let on = |port: u16| DemoServer::start_on(options.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let started = match port {
+        Some(port) => on(port).await,
+        None => match on(PREFERRED_PORT).await {
+            Ok(server) => Ok(server),
+            Err(_) => on(0).await,
+        },
+    };
+    started.context("cannot start the demo server")
+}
+
+/// Where the demo server listens unless told otherwise or the port is taken.
+const PREFERRED_PORT: u16 = 38_080;
 
 /// Copies every published file of one recording, as the archive mode will for all of them.
 async fn download_presentation(server: &DemoServer, record_id: &str, dir: &Path) -> anyhow::Result<usize> {
