@@ -147,7 +147,19 @@ pub fn parse<P: PublishedFiles + ?Sized>(files: &P) -> (Timeline, Vec<Warning>) 
 
     timeline.format = decide_format(&timeline, svg_era_annotations, tldraw_format);
     normalize(&mut timeline, &mut warnings);
-    timeline.duration = duration_hint.unwrap_or_else(|| latest_event(&timeline));
+    let latest = latest_event(&timeline);
+    timeline.duration = match duration_hint {
+        Some(d) => {
+            // A little overshoot is normal (the last slide's `out` is the last event); much more means the
+            // files do not belong together.
+            if latest > Time::from_millis(d.as_millis().saturating_add(5_000)) {
+                Warnings::new("metadata.xml", &mut warnings)
+                    .file(format!("events run until {latest}, past the duration {d}; the duration is kept"));
+            }
+            d
+        }
+        None => latest,
+    };
     timeline.chapters = chapters(&timeline);
     (timeline, warnings)
 }
