@@ -40,11 +40,21 @@ pub(crate) fn parse(bytes: &[u8], end_fallback: Option<Time>, w: &mut Warnings<'
     if lossy {
         w.file("not valid UTF-8; invalid bytes replaced");
     }
+    let repaired: Option<String>;
     let doc = match xml::parse(&text) {
         Ok(doc) => doc,
         Err(e) => {
-            w.file(format!("not well-formed XML ({e}); no slide or annotation read from it"));
-            return SvgContent::default();
+            repaired = xml::close_truncated(&text);
+            match repaired.as_deref().map(xml::parse) {
+                Some(Ok(doc)) => {
+                    w.file(format!("not well-formed XML ({e}); read as cut off after its last complete tag"));
+                    doc
+                }
+                _ => {
+                    w.file(format!("not well-formed XML ({e}); no slide or annotation read from it"));
+                    return SvgContent::default();
+                }
+            }
         }
     };
     let root = doc.root_element();

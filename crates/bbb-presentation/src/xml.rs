@@ -51,3 +51,96 @@ pub(crate) fn trailing_number(s: &str) -> Option<u32> {
     let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     s[s.len() - digits..].parse().ok()
 }
+
+/// For a file cut off mid-way (an interrupted copy): the text up to the last complete tag, with the elements
+/// still open closed, or `None` when the cut-off part cannot be told apart from broken markup.
+pub(crate) fn close_truncated(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut stack: Vec<&str> = Vec::new();
+    let mut end_of_last_tag = 0;
+    let mut i = 0;
+    while let Some(offset) = text[i..].find('<') {
+        let start = i + offset;
+        let rest = &text[start..];
+        let close = if rest.starts_with("<!--") {
+            rest.find("-->").map(|e| e + 3)
+        } else if rest.starts_with("<![CDATA[") {
+            rest.find("]]>").map(|e| e + 3)
+        } else if rest.starts_with("<?") {
+            rest.find("?>").map(|e| e + 2)
+        } else if rest.starts_with("<!") {
+            // DOCTYPE, possibly with an internal subset in brackets.
+            let mut depth = 0i32;
+            rest.char_indices().find_map(|(j, c)| match c {
+                '[' => {
+                    depth += 1;
+                    None
+                }
+                ']' => {
+                    depth -= 1;
+                    None
+                }
+                '>' if depth <= 0 => Some(j + 1),
+                _ => None,
+            })
+        } else {
+            // An element tag: find its `>` outside quoted attribute values.
+            let mut quote = None;
+            let found = rest.char_indices().skip(1).find_map(|(j, c)| match (quote, c) {
+                (None, '"' | '\'') => {
+                    quote = Some(c);
+                    None
+                }
+                (Some(q), c) if c == q => {
+                    quote = None;
+                    None
+                }
+                (None, '>') => Some(j + 1),
+                _ => None,
+            });
+            if let Some(len) = found {
+                let tag = &rest[1..len - 1];
+                let name_end = tag.find(|c: char| c.is_whitespace() || c == '/').unwrap_or(tag.len());
+                if let Some(closing) = tag.strip_prefix('/') {
+                    if stack.pop() != Some(closing.trim()) {
+                        return None;
+                    }
+                } else if !tag.ends_with('/') {
+                    stack.push(&tag[..name_end]);
+                }
+            }
+            found
+        };
+        let Some(len) = close else { break };
+        i = start + len;
+        end_of_last_tag = i;
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    if stack.is_empty() {
+        return None;
+    }
+    let mut out = text[..end_of_last_tag].to_owned();
+    for name in stack.iter().rev() {
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncated_documents_are_closed() {
+        let cut = "<?xml version=\"1.0\"?>\n<!DOCTYPE svg [<!ENTITY a \"b\">]>\n<svg a=\"x>y\"><g><image/><line x1=\"1";
+        let repaired = close_truncated(cut).unwrap();
+        assert!(repaired.ends_with("<image/></g></svg>"), "{repaired}");
+        assert!(parse(&repaired).is_ok());
+        assert_eq!(close_truncated("<svg></svg>"), None, "nothing open: not a truncation");
+        assert_eq!(close_truncated("<a><b></a>"), None, "mismatched tags are not repaired");
+    }
+}

@@ -164,6 +164,15 @@ fn truncated_and_empty_files_warn_without_panicking() {
     assert_eq!(t.deskshare.len(), 2);
     assert_eq!(t.duration, s(153.8), "no metadata: the latest event (a zoom)");
 
+    // A copy cut off in the middle keeps what came before the cut.
+    let whole = fixture("svg22/multislide.svg");
+    let mut map = BTreeMap::new();
+    map.insert("shapes.svg".to_string(), whole[..whole.len() / 2].to_vec());
+    let (t, warnings) = parse(&map);
+    assert!(warnings.iter().any(|w| w.reason.contains("cut off")), "{warnings:#?}");
+    assert_eq!(t.slides.len(), 2);
+    assert!(t.shapes.len() > 5 && t.shapes.iter().all(|s| s.image_id == 2), "{}", t.shapes.len());
+
     let (t, _) = svg22("svg22/empty.svg");
     assert!(t.slides.is_empty() && t.shapes.is_empty());
     let (t, _) = svg22("svg22/logo.svg");
