@@ -96,11 +96,13 @@ impl Db {
     pub async fn open(url: &str, options: OpenOptions) -> Result<Db, DbError> {
         let display = mask_url(url);
         let secrets = url_secrets(url);
-        let connect_err = |e: sqlx::Error| DbError::Connect { url: display.clone(), message: scrub(&e.to_string(), &secrets) };
+        let connect_err =
+            |e: sqlx::Error| DbError::Connect { url: display.clone(), message: scrub(&e.to_string(), &secrets) };
         let lower = url.trim().to_ascii_lowercase();
         let db = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             let mut connect = PgConnectOptions::from_str(url.trim()).map_err(connect_err)?;
-            let mut settings = vec![("statement_timeout".to_owned(), options.statement_timeout.as_millis().to_string())];
+            let mut settings =
+                vec![("statement_timeout".to_owned(), options.statement_timeout.as_millis().to_string())];
             if options.read_only {
                 settings.push(("default_transaction_read_only".to_owned(), "on".to_owned()));
             }
@@ -114,7 +116,11 @@ impl Db {
                 .map_err(connect_err)?;
             Db::Postgres(pool)
         } else if lower.starts_with("mysql://") || lower.starts_with("mariadb://") {
-            let normalized = if lower.starts_with("mariadb://") { format!("mysql://{}", &url.trim()[10..]) } else { url.trim().to_owned() };
+            let normalized = if lower.starts_with("mariadb://") {
+                format!("mysql://{}", &url.trim()[10..])
+            } else {
+                url.trim().to_owned()
+            };
             let connect = MySqlConnectOptions::from_str(&normalized).map_err(connect_err)?.charset("utf8mb4");
             probe::<sqlx::MySqlConnection>(&connect, options.connect_timeout).await.map_err(connect_err)?;
             let read_only = options.read_only;
@@ -125,7 +131,11 @@ impl Db {
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         // MariaDB and MySQL name the statement timeout differently; ignore the one that is unknown.
-                        let _ = conn.execute(format!("SET SESSION max_statement_time = {}", timeout_ms as f64 / 1000.0).as_str()).await;
+                        let _ = conn
+                            .execute(
+                                format!("SET SESSION max_statement_time = {}", timeout_ms as f64 / 1000.0).as_str(),
+                            )
+                            .await;
                         if read_only {
                             conn.execute("SET SESSION TRANSACTION READ ONLY").await?;
                         }
@@ -316,9 +326,10 @@ mod tests {
         let db = Db::open(&url, OpenOptions::default()).await.unwrap();
         with_db!(&db, pool => sqlx::query("CREATE TABLE t (a INTEGER)").execute(pool).await.map(|_| ())).unwrap();
         db.close().await;
-        let ro = Db::open(&format!("sqlite://{}", path.display()), OpenOptions { read_only: true, ..Default::default() })
-            .await
-            .unwrap();
+        let ro =
+            Db::open(&format!("sqlite://{}", path.display()), OpenOptions { read_only: true, ..Default::default() })
+                .await
+                .unwrap();
         let write = with_db!(&ro, pool => sqlx::query("INSERT INTO t VALUES (1)").execute(pool).await.map(|_| ()));
         assert!(write.is_err());
         let _ = std::fs::remove_dir_all(dir);

@@ -139,7 +139,10 @@ impl Resolver {
                             }
                             Some(Finding::Owners(_)) => {}
                             Some(Finding::NoOwner(reason)) => {
-                                reasons.entry(rec.record_id.as_str()).or_default().push(format!("{}: {reason}", source.name()));
+                                reasons
+                                    .entry(rec.record_id.as_str())
+                                    .or_default()
+                                    .push(format!("{}: {reason}", source.name()));
                             }
                             None => {}
                         }
@@ -151,7 +154,7 @@ impl Resolver {
                         reasons
                             .entry(rec.record_id.as_str())
                             .or_default()
-                            .push(format!("{}: database unreachable ({e})", source.name()));
+                            .push(format!("{}: lookup failed ({e})", source.name()));
                     }
                 }
             }
@@ -267,15 +270,16 @@ mod tests {
         assert_eq!(res[0].owners[0].username.as_deref(), Some("alice"), "pod came first");
         assert_eq!(
             res[1].fallback_reason.as_deref(),
-            Some("moodle x: database unreachable (connection refused); metadata: activity deleted")
+            Some("moodle x: lookup failed (connection refused); metadata: activity deleted")
         );
-        assert_eq!(res[2].fallback_reason.as_deref(), Some("moodle x: database unreachable (connection refused)"));
+        assert_eq!(res[2].fallback_reason.as_deref(), Some("moodle x: lookup failed (connection refused)"));
         assert!(res.iter().skip(1).all(|r| r.owners.is_empty()));
     }
 
     #[test]
     fn duplicates_keep_the_first_evidence() {
-        let mut owners = vec![owner("a", SourceKind::Moodle), owner("b", SourceKind::Moodle), owner("a", SourceKind::Pod)];
+        let mut owners =
+            vec![owner("a", SourceKind::Moodle), owner("b", SourceKind::Moodle), owner("a", SourceKind::Pod)];
         dedup_owners(&mut owners);
         assert_eq!(owners.len(), 2);
         assert_eq!(owners[0].source, SourceKind::Moodle);

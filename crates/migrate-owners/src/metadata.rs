@@ -88,7 +88,11 @@ mod tests {
         let rec = recording(
             "r",
             "m",
-            &[("bbb-owner", "jdupont, cmartin"), ("bn-recording-status", "not an e-mail"), ("owner-email", "z@univ.fr")],
+            &[
+                ("bbb-owner", "jdupont, cmartin"),
+                ("bn-recording-status", "not an e-mail"),
+                ("owner-email", "z@univ.fr"),
+            ],
         );
         let owners = source.owners_of(&rec);
         let names: Vec<_> = owners.iter().map(|o| o.username.clone().or(o.email.clone()).unwrap()).collect();

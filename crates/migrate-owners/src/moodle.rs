@@ -47,7 +47,8 @@ pub fn parse_meeting_id(meeting_id: &str) -> Option<MeetingRef> {
     if parts.next().is_some() || seed.is_empty() || !seed.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return None;
     }
-    let number = |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten();
+    let number =
+        |s: &str| (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten();
     let (activity, bracket_group) = match rest.split_once('[') {
         Some((activity, group)) => {
             let group = group.strip_suffix(']')?;
@@ -174,7 +175,10 @@ pub fn decide(rec: &Recording, loaded: &Loaded, site: &str) -> Option<Finding> {
     let parsed = parse_meeting_id(&rec.meeting_id);
     let (activity_id, found_by) = if let Some(row) = loaded.recordings.get(&rec.record_id).filter(|r| !r.imported) {
         if row.headless {
-            return Some(Finding::NoOwner(format!("activity {} was deleted (its recordings are headless)", row.activity)));
+            return Some(Finding::NoOwner(format!(
+                "activity {} was deleted (its recordings are headless)",
+                row.activity
+            )));
         }
         (row.activity, "bigbluebuttonbn_recordings")
     } else if let Some(&activity) = loaded.create_logs.get(&rec.meeting_id) {
@@ -301,8 +305,8 @@ impl MoodleSite {
             return false;
         }
         if self.is_default() {
-            let moodle_like =
-                rec.origin().is_some_and(|o| o.eq_ignore_ascii_case("moodle")) || parse_meeting_id(&rec.meeting_id).is_some();
+            let moodle_like = rec.origin().is_some_and(|o| o.eq_ignore_ascii_case("moodle"))
+                || parse_meeting_id(&rec.meeting_id).is_some();
             let other = server.is_some_and(|s| self.other_sites.iter().any(|o| o.eq_ignore_ascii_case(s)));
             moodle_like && !other
         } else {
@@ -313,7 +317,8 @@ impl MoodleSite {
     async fn load(&self, db: &Db, recordings: &[&Recording]) -> Result<Loaded, SourceError> {
         let e = db.engine();
         let t = |name: &str| e.table(&self.table_prefix, name).map_err(SourceError::from);
-        let (t_rec, t_logs, t_bbb) = (t("bigbluebuttonbn_recordings")?, t("bigbluebuttonbn_logs")?, t("bigbluebuttonbn")?);
+        let (t_rec, t_logs, t_bbb) =
+            (t("bigbluebuttonbn_recordings")?, t("bigbluebuttonbn_logs")?, t("bigbluebuttonbn")?);
         let (t_role, t_ra, t_ctx, t_user) = (t("role")?, t("role_assignments")?, t("context")?, t("user")?);
         let mut loaded = Loaded::default();
 
@@ -427,7 +432,8 @@ impl MoodleSite {
                 }
             }
         }
-        let courses: Vec<i64> = loaded.activities.values().map(|a| a.course).collect::<BTreeSet<_>>().into_iter().collect();
+        let courses: Vec<i64> =
+            loaded.activities.values().map(|a| a.course).collect::<BTreeSet<_>>().into_iter().collect();
         let roles: Vec<i64> = wanted_roles.into_iter().collect();
         if !roles.is_empty() {
             for chunk in courses.chunks(BATCH) {
@@ -499,9 +505,8 @@ impl OwnerSource for MoodleSite {
         if mine.is_empty() {
             return Ok(BTreeMap::new());
         }
-        let all_fail = |reason: String| {
-            Ok(mine.iter().map(|r| (r.record_id.clone(), Finding::NoOwner(reason.clone()))).collect())
-        };
+        let all_fail =
+            |reason: String| Ok(mine.iter().map(|r| (r.record_id.clone(), Finding::NoOwner(reason.clone()))).collect());
         let db = match &self.db {
             Ok(db) => db,
             Err(e) => return all_fail(format!("database unreachable ({e})")),
@@ -513,7 +518,10 @@ impl OwnerSource for MoodleSite {
                 return all_fail(format!("database error ({e})"));
             }
         };
-        Ok(mine.iter().filter_map(|r| decide(r, &loaded, &self.server_name).map(|f| (r.record_id.clone(), f))).collect())
+        Ok(mine
+            .iter()
+            .filter_map(|r| decide(r, &loaded, &self.server_name).map(|f| (r.record_id.clone(), f)))
+            .collect())
     }
 }
 
@@ -577,14 +585,25 @@ mod tests {
         let mut l = Loaded::default();
         l.activities.insert(
             5,
-            Activity { id: 5, course: 9, seed: "abc".into(), name: "Amphi".into(), participants: participants.map(Into::into) },
+            Activity {
+                id: 5,
+                course: 9,
+                seed: "abc".into(),
+                name: "Amphi".into(),
+                participants: participants.map(Into::into),
+            },
         );
         l.role_ids.insert("editingteacher".into(), 3);
         l.role_names.insert(3, "editingteacher".into());
         l.role_ids.insert("teacher".into(), 4);
         l.role_names.insert(4, "teacher".into());
         l.assignments.insert(9, vec![(3, 100), (4, 101), (5, 102)]);
-        for u in [user(100, "prof", false), user(101, "assistant", false), user(102, "student", false), user(103, "gone", true)] {
+        for u in [
+            user(100, "prof", false),
+            user(101, "assistant", false),
+            user(102, "student", false),
+            user(103, "gone", true),
+        ] {
             l.users.insert(u.id, u);
         }
         l
@@ -600,7 +619,9 @@ mod tests {
     #[test]
     fn moderators_come_from_users_roles_and_all() {
         let rec = recording("r", "abc-9-5[0]", &[]);
-        let l = loaded_with(Some(r#"[{"selectiontype":"role","selectionid":"4","role":"moderator"},{"selectiontype":"user","selectionid":"100","role":"moderator"}]"#));
+        let l = loaded_with(Some(
+            r#"[{"selectiontype":"role","selectionid":"4","role":"moderator"},{"selectiontype":"user","selectionid":"100","role":"moderator"}]"#,
+        ));
         assert_eq!(usernames(decide(&rec, &l, "m")), ["assistant", "prof"]);
         let l = loaded_with(Some(r#"[{"selectiontype":"all","selectionid":"all","role":"moderator"}]"#));
         assert_eq!(usernames(decide(&rec, &l, "m")), ["prof"], "everyone moderator → editing teachers");
@@ -645,7 +666,8 @@ mod tests {
             other_sites: vec!["moodle.univ.fr".into(), "default".into()],
             ignore_servers: vec!["test.univ.fr".into()],
         };
-        let from = |server: &str| recording("r", "abc-1-2", &[("bbb-origin", "Moodle"), ("bbb-origin-server-name", server)]);
+        let from =
+            |server: &str| recording("r", "abc-1-2", &[("bbb-origin", "Moodle"), ("bbb-origin-server-name", server)]);
         assert!(site("moodle.univ.fr").claims(&from("Moodle.Univ.FR")));
         assert!(!site("moodle.univ.fr").claims(&from("other.univ.fr")));
         assert!(site("default").claims(&from("other.univ.fr")));
