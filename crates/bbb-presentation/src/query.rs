@@ -144,11 +144,7 @@ impl Timeline {
             }
             previous = Some(c.position);
         }
-        let mut points = self.finish(points);
-        if points.first() == Some(&Time::ZERO) && self.cursor.first().is_some_and(|c| c.at > Time::ZERO) {
-            points.remove(0);
-        }
-        points
+        self.finish(points)
     }
 
     fn finish(&self, mut points: Vec<Time>) -> Vec<Time> {
