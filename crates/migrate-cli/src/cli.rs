@@ -43,6 +43,13 @@ pub enum Command {
     /// Moodle recordings. What is listed is also stored in the ledger, for the later steps.
     Inventory(InventoryArgs),
 
+    /// Who owns each recording: the owners found in Pod, Moodle or the metadata, with the evidence
+    ///
+    /// Sources are asked in the order of `owners.order`; the first that finds owners wins. A recording no
+    /// source can tell goes to `pod.fallback_owner`, and the reason is shown (no source matched, activity
+    /// deleted, every moderator deleted, database unreachable…). Front-end databases are opened read-only.
+    Owners(OwnersArgs),
+
     /// Run the whole pipeline on a built-in demo old server with generated recordings
     Demo(DemoArgs),
 
@@ -133,6 +140,24 @@ pub struct InventoryArgs {
     /// Do not store what was seen in the ledger
     #[arg(long)]
     pub no_ledger: bool,
+    /// Add each recording's owners (as `owners` finds them) to the listing
+    #[arg(long)]
+    pub with_owners: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OwnersArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Only the recordings no source could tell, with the reason (they go to pod.fallback_owner)
+    #[arg(long)]
+    pub unresolved: bool,
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write to this file instead of standard output
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -224,11 +224,22 @@ pub struct OwnersConfig {
     /// `bbb-origin-server-name`s not looked up in Moodle (the old script's `IGNORED_SERVERS`).
     #[serde(deserialize_with = "lenient::string_list")]
     pub ignore_servers: Vec<String>,
+    /// Recording metadata keys holding an owner's username (for front-ends that write one).
+    #[serde(deserialize_with = "lenient::string_list")]
+    pub metadata_username_keys: Vec<String>,
+    /// Recording metadata keys holding an owner's e-mail address.
+    #[serde(deserialize_with = "lenient::string_list")]
+    pub metadata_email_keys: Vec<String>,
 }
 
 impl Default for OwnersConfig {
     fn default() -> Self {
-        Self { order: OWNER_SOURCES.iter().map(|s| (*s).to_owned()).collect(), ignore_servers: Vec::new() }
+        Self {
+            order: OWNER_SOURCES.iter().map(|s| (*s).to_owned()).collect(),
+            ignore_servers: Vec::new(),
+            metadata_username_keys: Vec::new(),
+            metadata_email_keys: Vec::new(),
+        }
     }
 }
 

@@ -129,31 +129,48 @@ pub fn clock(seconds: u64) -> String {
 
 /// An aligned table that fits `width` columns (names are shortened, never the record ID).
 pub fn table(entries: &[Entry], width: u16) -> String {
+    let rows = entries.iter().map(|entry| {
+        let rec = &entry.recording;
+        let formats = rec.formats.iter().map(|f| f.kind.to_string()).collect::<Vec<_>>().join(",");
+        vec![
+            entry.position.to_string(),
+            rec.start_time.format("%Y-%m-%d %H:%M").to_string(),
+            clock(rec.duration().as_secs()),
+            origin_of(rec).to_string(),
+            rec.state.to_string(),
+            if formats.is_empty() { "-".to_owned() } else { formats },
+            rec.display_name().to_owned(),
+            rec.record_id.clone(),
+        ]
+    });
+    text_table(&["#", "start (UTC)", "length", "origin", "state", "formats", "name", "record id"], rows, width, &[6])
+}
+
+/// An aligned table for a terminal `width` wide: one line per row (grep-able) under a rule; only the
+/// `wrapping` columns may wrap, and the first and third columns are right-aligned numbers when they look so.
+pub fn text_table(
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+    width: u16,
+    wrapping: &[usize],
+) -> String {
     let mut table = Table::new();
     table
-        // One line per recording (grep-able) with a rule under the header; only the name may wrap.
         .load_preset(presets::NOTHING)
         .set_style(comfy_table::TableComponent::HeaderLines, '─')
         .set_style(comfy_table::TableComponent::MiddleHeaderIntersections, '─')
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_width(width)
-        .set_header(["#", "start (UTC)", "length", "origin", "state", "formats", "name", "record id"]);
-    for entry in entries {
-        let rec = &entry.recording;
-        let formats = rec.formats.iter().map(|f| f.kind.to_string()).collect::<Vec<_>>().join(",");
-        table.add_row([
-            Cell::new(entry.position).set_alignment(CellAlignment::Right),
-            Cell::new(rec.start_time.format("%Y-%m-%d %H:%M")),
-            Cell::new(clock(rec.duration().as_secs())).set_alignment(CellAlignment::Right),
-            Cell::new(origin_of(rec)),
-            Cell::new(&rec.state),
-            Cell::new(if formats.is_empty() { "-".to_owned() } else { formats }),
-            Cell::new(rec.display_name()),
-            Cell::new(&rec.record_id),
-        ]);
+        .set_header(header.iter().copied());
+    for row in rows {
+        table.add_row(row.into_iter().map(|cell| {
+            let numeric = !cell.is_empty() && cell.chars().all(|c| c.is_ascii_digit() || c == ':');
+            let cell_obj = Cell::new(cell);
+            if numeric { cell_obj.set_alignment(CellAlignment::Right) } else { cell_obj }
+        }));
     }
     for (index, column) in table.column_iter_mut().enumerate() {
-        if index != 6 {
+        if !wrapping.contains(&index) {
             column.set_constraint(comfy_table::ColumnConstraint::ContentWidth);
         }
     }
@@ -169,8 +186,18 @@ pub fn write_json(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
 
 /// CSV with one line per recording; metadata as one JSON column so that no key is lost.
 pub fn write_csv(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
+    write_csv_with(out, entries, &[], |_| Vec::new())
+}
+
+/// [`write_csv`] with more columns at the end (e.g. owners), `extra` giving their values for each entry.
+pub fn write_csv_with(
+    out: &mut impl Write,
+    entries: &[Entry],
+    extra_headers: &[&str],
+    extra: impl Fn(&Entry) -> Vec<String>,
+) -> io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record([
+    let headers = [
         "position",
         "record_id",
         "meeting_id",
@@ -187,12 +214,13 @@ pub fn write_csv(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
         "presentation_url",
         "video_url",
         "metadata",
-    ])?;
+    ];
+    writer.write_record(headers.iter().chain(extra_headers))?;
     for entry in entries {
         let row = InventoryRow::new(entry);
         let rec = &entry.recording;
         let url_of = |kind| rec.format(&kind).map(|f| f.url.clone()).unwrap_or_default();
-        writer.write_record([
+        let mut record = vec![
             row.position.to_string(),
             row.record_id,
             row.meeting_id,
@@ -209,7 +237,9 @@ pub fn write_csv(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
             rec.presentation_url().unwrap_or_default(),
             url_of(bbb_api::FormatKind::Video),
             serde_json::to_string(&row.metadata).map_err(io::Error::other)?,
-        ])?;
+        ];
+        record.extend(extra(entry));
+        writer.write_record(&record)?;
     }
     writer.flush()
 }

@@ -20,8 +20,8 @@ impl MetadataSource {
         let values = |key: &String| {
             rec.metadata
                 .get(&key.to_ascii_lowercase())
-                .map(|v| v.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
-                .unwrap_or_else(Vec::new)
+                .map(|v| v.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>())
+                .unwrap_or_default()
         };
         for key in &self.username_keys {
             for username in values(key) {

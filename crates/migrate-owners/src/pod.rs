@@ -30,6 +30,8 @@ struct MeetingRow {
 }
 
 type UserRow = (i64, String, String, String, String);
+/// A meeting joined with its owner: meeting id, meetingID, name, then the owner's [`UserRow`] fields.
+type MeetingOwnerRow = (i64, String, String, i64, String, String, String, String);
 
 #[async_trait::async_trait]
 impl OwnerSource for PodMeetings {
@@ -70,7 +72,7 @@ async fn lookup(db: &Db, candidates: &[&Recording]) -> Result<BTreeMap<String, F
             engine.params(1, texts.len()),
             engine.params(texts.len() + 1, numbers.len())
         );
-        let rows: Vec<(i64, String, String, i64, String, String, String, String)> = with_db!(db, pool => {
+        let rows: Vec<MeetingOwnerRow> = with_db!(db, pool => {
             let mut q = migrate_db::sqlx::query_as(&sql);
             for t in &texts { q = q.bind(*t); }
             for n in &numbers { q = q.bind(*n); }

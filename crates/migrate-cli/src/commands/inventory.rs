@@ -33,7 +33,33 @@ pub async fn run(explicit: Option<&Path>, args: InventoryArgs) -> anyhow::Result
             }
             writeln!(out, "{}", summary.to_text())?;
         }
+        OutputFormat::Json if args.with_owners => {
+            let owners = owners_of(&loaded.config, &outcome.entries).await;
+            let rows: Vec<serde_json::Value> = outcome
+                .entries
+                .iter()
+                .zip(&owners)
+                .map(|(entry, resolution)| {
+                    let mut row = serde_json::to_value(output::InventoryRow::new(entry)).unwrap_or_default();
+                    row["owners"] = serde_json::to_value(&resolution.owners).unwrap_or_default();
+                    row["fallback_reason"] = serde_json::to_value(&resolution.fallback_reason).unwrap_or_default();
+                    row
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
         OutputFormat::Json => output::write_json(&mut out, &outcome.entries)?,
+        OutputFormat::Csv if args.with_owners => {
+            let owners = owners_of(&loaded.config, &outcome.entries).await;
+            let by_id: std::collections::HashMap<&str, &migrate_owners::Resolution> =
+                owners.iter().map(|r| (r.record_id.as_str(), r)).collect();
+            output::write_csv_with(&mut out, &outcome.entries, &["owners", "owner_emails", "fallback_reason"], |e| {
+                let r = by_id[e.recording.record_id.as_str()];
+                let emails = r.owners.iter().filter_map(|o| o.email.clone()).collect::<Vec<_>>().join("; ");
+                vec![super::owners::owner_list(&r.owners), emails, r.fallback_reason.clone().unwrap_or_default()]
+            })?
+        }
         OutputFormat::Csv => output::write_csv(&mut out, &outcome.entries)?,
     }
     out.flush()?;
@@ -47,6 +73,11 @@ pub async fn run(explicit: Option<&Path>, args: InventoryArgs) -> anyhow::Result
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn owners_of(config: &migrate_config::Config, entries: &[Entry]) -> Vec<migrate_owners::Resolution> {
+    let resolver = super::owners::resolver(config).await;
+    super::owners::resolve(&resolver, entries).await
 }
 
 /// What one inventory pass produced.
@@ -105,7 +136,7 @@ fn seen_recording(rec: &Recording) -> anyhow::Result<SeenRecording> {
     })
 }
 
-fn terminal_width() -> u16 {
+pub fn terminal_width() -> u16 {
     if !std::io::stdout().is_terminal() {
         return 200;
     }
