@@ -556,7 +556,9 @@ fn arrowhead(
 #[allow(clippy::too_many_arguments)]
 fn centered_text(canvas: &mut Canvas<'_>, text: &str, w: f64, h: f64, size: f32, c: Rgb, o: f64, t: Transform) {
     let pad = size * 0.5;
-    let lines = font::wrap(text, size, Some((f(w) - 2.0 * pad).max(size)));
+    // Labels overflow their shape rather than break inside a word, as tldraw's do.
+    let widest_word = text.split_whitespace().map(|word| font::measure(word, size)).fold(0.0, f32::max);
+    let lines = font::wrap(text, size, Some((f(w) - 2.0 * pad).max(widest_word).max(size)));
     let total = font::line_height(size) * lines.len() as f32;
     let top = (f(h) - total) / 2.0;
     canvas.text(&lines, (pad, top, f(w) - 2.0 * pad), size, Align::Middle, c, o, t);
