@@ -14,11 +14,14 @@
 //! Text is drawn with DejaVu Sans embedded in the crate (`fonts/SOURCES.md`): renders must not depend on the
 //! fonts of the host, and it covers every accent French text needs.
 
+mod encode;
+mod ffmpeg;
 mod font;
 mod frame;
 mod geom;
 mod inputs;
 mod layout;
+mod mkv;
 mod shapes;
 mod slides;
 mod style;
@@ -26,6 +29,7 @@ mod style;
 use std::path::PathBuf;
 
 pub use bbb_presentation::Time;
+pub use encode::{Progress, RenderReport, render_to_file};
 pub use frame::FrameRenderer;
 pub use inputs::{Inputs, MediaFiles, RecordingDir};
 pub use layout::{Area, Areas, Layout, Size};
@@ -97,7 +101,10 @@ impl RenderError {
 /// Whether the layout may put the webcam on screen: `auto` needs to know if the webcams file has a picture,
 /// which only ffprobe can tell.
 pub(crate) async fn resolve_areas(inputs: &Inputs, options: &RenderOptions) -> Areas {
-    let has_webcam_video = inputs.media.webcams.is_some();
+    let has_webcam_video = match &inputs.media.webcams {
+        Some(path) => ffmpeg::probe(&options.ffprobe, path).await.is_ok_and(|p| p.video.is_some()),
+        None => false,
+    };
     Areas::resolve(options.layout, options.size, has_webcam_video)
 }
 
@@ -109,10 +116,11 @@ pub async fn render_frame_png(inputs: &Inputs, t: Time, options: &RenderOptions)
         return Err(RenderError::Input("the recording has zero length".into()));
     }
     let areas = resolve_areas(inputs, options).await;
-    let pixmap = {
+    let mut pixmap = {
         let mut renderer = FrameRenderer::new(&inputs.timeline, inputs.files(), areas)
             .ok_or_else(|| RenderError::Input(format!("cannot allocate a {} picture", options.size)))?;
         renderer.render(t).clone()
     };
+    ffmpeg::composite_videos_at(&mut pixmap, inputs, areas, t, options).await;
     frame::encode_png(&pixmap).map_err(RenderError::Input)
 }
