@@ -75,6 +75,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: u32,
     },
+    /// Owner resolution of N recordings against a generated Moodle database (made, then dropped)
+    Owners {
+        /// Recordings to resolve
+        #[arg(long, default_value_t = 10_000)]
+        recordings: usize,
+        /// Moodle users
+        #[arg(long, default_value_t = 50_000)]
+        users: usize,
+        /// Moodle BigBlueButton activities
+        #[arg(long, default_value_t = 5_000)]
+        activities: usize,
+        /// Server where the throw-away Moodle database is created (postgres://… or mysql://…, an admin account)
+        #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        server: String,
+        /// Repeat the measurement this many times
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -106,7 +106,8 @@ impl Db {
             if options.read_only {
                 settings.push(("default_transaction_read_only".to_owned(), "on".to_owned()));
             }
-            connect = connect.options(settings).application_name("bbb-migrate");
+            // No statement logging: statements carry front-end data, and slow ones would flood the log.
+            connect = connect.options(settings).application_name("bbb-migrate").disable_statement_logging();
             probe::<sqlx::PgConnection>(&connect, options.connect_timeout).await.map_err(connect_err)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
@@ -121,7 +122,10 @@ impl Db {
             } else {
                 url.trim().to_owned()
             };
-            let connect = MySqlConnectOptions::from_str(&normalized).map_err(connect_err)?.charset("utf8mb4");
+            let connect = MySqlConnectOptions::from_str(&normalized)
+                .map_err(connect_err)?
+                .charset("utf8mb4")
+                .disable_statement_logging();
             probe::<sqlx::MySqlConnection>(&connect, options.connect_timeout).await.map_err(connect_err)?;
             let read_only = options.read_only;
             let timeout_ms = options.statement_timeout.as_millis();

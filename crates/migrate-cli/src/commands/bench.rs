@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use bbb_api::{BbbClient, ClientOptions, RecordingsQuery, StateFilter};
+use migrate_db::sqlx;
 use migrate_demo::{DemoServer, ServerOptions};
 
 use crate::cli::BenchCommand;
@@ -13,6 +14,140 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Inventory { recordings, page_size, ledger, runs } => {
             inventory(recordings, page_size, ledger, runs).await
         }
+        BenchCommand::Owners { recordings, users, activities, server, runs } => {
+            owners(recordings, users, activities, &server, runs).await
+        }
+    }
+}
+
+/// Moodle's table definitions, as the tests use them.
+const MOODLE_SCHEMA_POSTGRES: &str = include_str!("../../../../tests/fixtures/moodle/schema.postgres.sql");
+const MOODLE_SCHEMA_MYSQL: &str = include_str!("../../../../tests/fixtures/moodle/schema.mysql.sql");
+
+async fn owners(
+    recordings: usize,
+    users: usize,
+    activities: usize,
+    server: &str,
+    runs: u32,
+) -> anyhow::Result<ExitCode> {
+    use migrate_db::{Db, Engine, OpenOptions, with_db};
+    use migrate_owners::moodle::MoodleSite;
+
+    anyhow::ensure!(
+        users >= 2 && activities >= 1 && recordings >= 1,
+        "--users ≥ 2, --activities ≥ 1, --recordings ≥ 1"
+    );
+    let name = format!("bbb_migrate_bench_owners_{}", std::process::id());
+    let admin = Db::open(server, OpenOptions::default()).await?;
+    let engine = admin.engine();
+    anyhow::ensure!(engine != Engine::Sqlite, "Moodle runs on PostgreSQL or MySQL/MariaDB: give such a --server");
+    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+    let url = format!("{base}/{name}");
+    with_db!(&admin, pool => sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(pool).await.map(|_| ()))?;
+    let result = async {
+        let db = Db::open(&url, OpenOptions { max_connections: 2, ..OpenOptions::default() }).await?;
+        let started = Instant::now();
+        let schema = if engine == Engine::Postgres { MOODLE_SCHEMA_POSTGRES } else { MOODLE_SCHEMA_MYSQL };
+        with_db!(&db, pool => sqlx::raw_sql(schema).execute(pool).await.map(|_| ()))?;
+        // One course per five activities, one editing teacher per course, the other users enrolled as students.
+        let courses = activities.div_ceil(5);
+        let mut script = String::from("INSERT INTO mdl_role (id, shortname, description, sortorder) VALUES (3, 'editingteacher', '', 3), (5, 'student', '', 5);\n");
+        let rows = |header: &str, values: Vec<String>| -> String {
+            values.chunks(2_000).map(|chunk| format!("{header} VALUES {};\n", chunk.join(","))).collect()
+        };
+        script += &rows(
+            "INSERT INTO mdl_user (id, username, firstname, lastname, email)",
+            (1..=users).map(|u| format!("({u}, 'user{u}', 'Prénom{u}', 'Nom{u}', 'user{u}@univ.fr')")).collect(),
+        );
+        script += &rows("INSERT INTO mdl_context (id, contextlevel, instanceid)", (1..=courses).map(|c| format!("({c}, 50, {c})")).collect());
+        script += &rows(
+            "INSERT INTO mdl_role_assignments (roleid, contextid, userid)",
+            (1..=users).map(|u| format!("({}, {}, {u})", if u <= courses { 3 } else { 5 }, (u - 1) % courses + 1)).collect(),
+        );
+        let seed = |a: usize| format!("{a:040x}");
+        script += &rows(
+            "INSERT INTO mdl_bigbluebuttonbn (id, course, name, meetingid, participants)",
+            (1..=activities)
+                .map(|a| {
+                    let participants = match a % 3 {
+                        0 => "NULL".to_owned(),
+                        1 => r#"'[{"selectiontype":"role","selectionid":"editingteacher","role":"moderator"}]'"#.to_owned(),
+                        _ => format!(r#"'[{{"selectiontype":"user","selectionid":"{}","role":"moderator"}}]'"#, a % users + 1),
+                    };
+                    format!("({a}, {}, 'Activité {a}', '{}', {participants})", (a - 1) / 5 + 1, seed(a))
+                })
+                .collect(),
+        );
+        let recs: Vec<bbb_api::Recording> = (0..recordings)
+            .map(|i| {
+                let a = i % activities + 1;
+                let meeting_id = format!("{}-{}-{a}[0]", seed(a), (a - 1) / 5 + 1);
+                let mut rec = bench_recording(&format!("{:040x}-{}", i, 1_700_000_000_000u64 + i as u64), &meeting_id);
+                rec.metadata.insert("bbb-origin-server-name".into(), "moodle.bench".into());
+                rec
+            })
+            .collect();
+        script += &rows(
+            "INSERT INTO mdl_bigbluebuttonbn_recordings (courseid, bigbluebuttonbnid, recordingid)",
+            recs.iter().step_by(2).map(|r| {
+                let a: usize = r.meeting_id.split('-').nth(2).and_then(|s| s.split('[').next()).and_then(|s| s.parse().ok()).unwrap_or(1);
+                format!("({}, {a}, '{}')", (a - 1) / 5 + 1, r.record_id)
+            }).collect(),
+        );
+        with_db!(&db, pool => sqlx::raw_sql(&script).execute(pool).await.map(|_| ()))?;
+        println!(
+            "owners benchmark: {recordings} recordings, Moodle with {users} users, {activities} activities, {courses} courses on {engine} \
+             (database made in {:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        let site = MoodleSite {
+            server_name: "moodle.bench".into(),
+            db: Ok(db.clone()),
+            table_prefix: "mdl_".into(),
+            other_sites: vec!["moodle.bench".into()],
+            ignore_servers: vec![],
+        };
+        let resolver = migrate_owners::Resolver::new(vec![Box::new(site)]);
+        for run in 1..=runs {
+            let started = Instant::now();
+            let resolutions = resolver.resolve(&recs).await;
+            let elapsed = started.elapsed().as_secs_f64();
+            let resolved = resolutions.iter().filter(|r| r.is_resolved()).count();
+            anyhow::ensure!(resolved == recordings, "only {resolved} of {recordings} resolved");
+            println!("run {run}: {elapsed:.2} s — {:.0} recordings/s, all {resolved} resolved", recordings as f64 / elapsed);
+        }
+        db.close().await;
+        anyhow::Ok(())
+    }
+    .await;
+    let drop = if engine == Engine::Postgres {
+        format!("DROP DATABASE {name} WITH (FORCE)")
+    } else {
+        format!("DROP DATABASE {name}")
+    };
+    with_db!(&admin, pool => sqlx::raw_sql(&drop).execute(pool).await.map(|_| ()))?;
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_recording(record_id: &str, meeting_id: &str) -> bbb_api::Recording {
+    let start = chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap_or_default();
+    bbb_api::Recording {
+        record_id: record_id.to_owned(),
+        meeting_id: meeting_id.to_owned(),
+        internal_meeting_id: None,
+        name: "bench".to_owned(),
+        state: bbb_api::RecordingState::Published,
+        published: true,
+        start_time: start,
+        end_time: start + chrono::Duration::hours(1),
+        participants: None,
+        raw_size: None,
+        size: None,
+        metadata: [("bbb-origin".to_owned(), "Moodle".to_owned())].into_iter().collect(),
+        formats: Vec::new(),
+        breakout: bbb_api::Breakout::default(),
     }
 }
 
