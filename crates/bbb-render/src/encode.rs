@@ -93,7 +93,12 @@ struct Media {
     deskshare: Option<PathBuf>,
 }
 
-async fn probe_or_warn(options: &RenderOptions, path: &Option<PathBuf>, what: &str, warnings: &mut Vec<String>) -> Option<(PathBuf, Probe)> {
+async fn probe_or_warn(
+    options: &RenderOptions,
+    path: &Option<PathBuf>,
+    what: &str,
+    warnings: &mut Vec<String>,
+) -> Option<(PathBuf, Probe)> {
     let path = path.as_ref()?;
     match ffmpeg::probe(&options.ffprobe, path).await {
         Ok(p) => Some((path.clone(), p)),
@@ -113,13 +118,12 @@ async fn choose_media(inputs: &Inputs, options: &RenderOptions, warnings: &mut V
     let audio_file = probe_or_warn(options, &inputs.media.audio, "audio/audio", warnings).await;
     let deskshare = probe_or_warn(options, &inputs.media.deskshare, "deskshare video", warnings).await;
     let webcam_video = webcams.as_ref().filter(|(_, p)| p.video.is_some()).map(|(f, _)| f.clone());
-    let audio = webcams
-        .iter()
-        .chain(audio_file.iter())
-        .find(|(_, p)| p.audio.is_some())
-        .map(|(f, _)| f.clone());
+    let audio = webcams.iter().chain(audio_file.iter()).find(|(_, p)| p.audio.is_some()).map(|(f, _)| f.clone());
     if audio.is_none() {
-        warnings.push("no sound: neither video/webcams.* nor audio/audio.* has an audio track; the output has a silent one".into());
+        warnings.push(
+            "no sound: neither video/webcams.* nor audio/audio.* has an audio track; the output has a silent one"
+                .into(),
+        );
     }
     let deskshare = deskshare.filter(|(_, p)| p.video.is_some()).map(|(f, _)| f);
     if !inputs.timeline.deskshare.is_empty() && deskshare.is_none() {
@@ -235,7 +239,7 @@ fn command(
     let audio = audio.unwrap_or_else(|| input(&mut args, &["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]));
     let chapter_input = chapters.map(|c| input(&mut args, &["-f", "ffmetadata", "-i", &c.to_string_lossy()]));
 
-    let mut graph = vec![format!("[{frames}:v]fps={fps},format=yuv420p[v0]")];
+    let mut graph = vec![format!("[{frames}:v]format=yuv420p,fps={fps}[v0]")];
     let mut last = "v0".to_owned();
     if let (Some(i), Some(area)) = (webcam, areas.webcam) {
         graph.push(fit_filter(&format!("{i}:v"), area, "0x202020", fps, "cam"));
@@ -276,8 +280,26 @@ fn command(
             let crf = (options.crf + 10).min(63).to_string();
             args.extend(
                 [
-                    "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1", "-crf", &crf,
-                    "-b:v", "0", "-g", &keyint, "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "64k",
+                    "-c:v",
+                    "libvpx-vp9",
+                    "-deadline",
+                    "realtime",
+                    "-cpu-used",
+                    "8",
+                    "-row-mt",
+                    "1",
+                    "-crf",
+                    &crf,
+                    "-b:v",
+                    "0",
+                    "-g",
+                    &keyint,
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "libopus",
+                    "-b:a",
+                    "64k",
                 ]
                 .map(String::from),
             );
@@ -319,7 +341,9 @@ pub async fn render_to_file(
     let started = Instant::now();
     let timeline = &inputs.timeline;
     if timeline.duration == Time::ZERO {
-        return Err(RenderError::Input("the recording has zero length (no duration in metadata.xml, no events)".into()));
+        return Err(RenderError::Input(
+            "the recording has zero length (no duration in metadata.xml, no events)".into(),
+        ));
     }
     let container = Container::of(output)?;
     let mut warnings: Vec<String> = inputs.warnings.iter().map(ToString::to_string).collect();
@@ -330,9 +354,12 @@ pub async fn render_to_file(
 
     let temp = Remove(Some(temp_path(output, &format!("part.{}", container.format()))));
     let temp_file = temp.0.clone().unwrap_or_default();
-    let chapters = (options.chapters && !timeline.chapters.is_empty()).then(|| Remove(Some(temp_path(output, "chapters.txt"))));
+    let chapters =
+        (options.chapters && !timeline.chapters.is_empty()).then(|| Remove(Some(temp_path(output, "chapters.txt"))));
     if let Some(Remove(Some(path))) = &chapters {
-        tokio::fs::write(path, chapters_file(timeline)).await.map_err(RenderError::io(format!("writing {}", path.display())))?;
+        tokio::fs::write(path, chapters_file(timeline))
+            .await
+            .map_err(RenderError::io(format!("writing {}", path.display())))?;
     }
     let chapters_path = chapters.as_ref().and_then(|c| c.0.clone());
     let cmd = command(timeline, &media, areas, fps, container, options, chapters_path.as_deref(), &temp_file);
@@ -427,9 +454,11 @@ pub async fn render_to_file(
     if probe.audio.is_none() {
         return Err(RenderError::Verification("no audio stream".into()));
     }
-    tokio::fs::rename(&temp_file, output)
-        .await
-        .map_err(RenderError::io(format!("renaming {} to {}", temp_file.display(), output.display())))?;
+    tokio::fs::rename(&temp_file, output).await.map_err(RenderError::io(format!(
+        "renaming {} to {}",
+        temp_file.display(),
+        output.display()
+    )))?;
     let mut temp = temp;
     temp.0 = None;
     Ok(RenderReport {

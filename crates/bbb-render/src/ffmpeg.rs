@@ -115,7 +115,8 @@ pub(crate) async fn composite_videos_at(
             paste(pixmap, &p, area);
         }
     }
-    if let (Some(area), Some(file), Some(_)) = (areas.slides, &inputs.media.deskshare, inputs.timeline.deskshare_at(t)) {
+    if let (Some(area), Some(file), Some(_)) = (areas.slides, &inputs.media.deskshare, inputs.timeline.deskshare_at(t))
+    {
         if let Some(p) = grab(&options.ffmpeg, file, t, area.width, area.height).await {
             paste(pixmap, &p, area);
         }

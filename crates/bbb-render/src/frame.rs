@@ -124,7 +124,7 @@ impl<'a> FrameRenderer<'a> {
         let format = self.timeline.format;
         let scale = slide.tldraw_scale(format) as f32;
         let slide_rect = (0.0, 0.0, slide.width as f32 * scale, slide.height as f32 * scale);
-        let view = picture.view.filter(|v| usable(v)).unwrap_or(ViewBox {
+        let view = picture.view.filter(usable).unwrap_or(ViewBox {
             x: 0.0,
             y: 0.0,
             width: f64::from(slide_rect.2.max(1.0)),

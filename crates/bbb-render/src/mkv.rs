@@ -17,14 +17,11 @@ pub(crate) fn header(width: u32, height: u32) -> Vec<u8> {
         element(0x4285, &uint(2)),
     ]
     .concat();
-    let info = [
-        element(0x2AD7B1, &uint(1_000_000)),
-        element(0x4D80, b"bbb-render"),
-        element(0x5741, b"bbb-render"),
-    ]
-    .concat();
-    let video = [element(0xB0, &uint(u64::from(width))), element(0xBA, &uint(u64::from(height))), element(0x2EB524, b"RGBA")]
-        .concat();
+    let info =
+        [element(0x2AD7B1, &uint(1_000_000)), element(0x4D80, b"bbb-render"), element(0x5741, b"bbb-render")].concat();
+    let video =
+        [element(0xB0, &uint(u64::from(width))), element(0xBA, &uint(u64::from(height))), element(0x2EB524, b"RGBA")]
+            .concat();
     let track = [
         element(0xD7, &uint(1)),
         element(0x73C5, &uint(1)),
@@ -98,6 +95,9 @@ mod tests {
         assert!(h.windows(14).any(|w| w == b"V_UNCOMPRESSED"));
         let p = frame_prefix(1234, 32);
         assert_eq!(p[..4], [0x1F, 0x43, 0xB6, 0x75]);
-        assert_eq!(u64::from_be_bytes(p[4..12].try_into().unwrap()) & 0x00FF_FFFF_FFFF_FFFF, (p.len() - 12 + 32) as u64);
+        assert_eq!(
+            u64::from_be_bytes(p[4..12].try_into().unwrap()) & 0x00FF_FFFF_FFFF_FFFF,
+            (p.len() - 12 + 32) as u64
+        );
     }
 }

@@ -31,6 +31,7 @@ impl Canvas<'_> {
         self.pixmap.stroke_path(path, &paint(c, opacity), stroke, t, self.mask);
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn text(
         &mut self,
         lines: &[String],
@@ -534,7 +535,7 @@ fn arrowhead(
     t: Transform,
 ) {
     let len = (dx * dx + dy * dy).sqrt();
-    if !(len > 1e-9) {
+    if len.is_nan() || len <= 1e-9 {
         return;
     }
     let (ux, uy) = (dx / len, dy / len);
@@ -610,7 +611,7 @@ fn poll(
     for a in answers {
         let bar_w = (w - key_width - 3.0 * size) * (a.votes as f32 / total as f32);
         canvas.text(
-            &[a.key.clone()],
+            std::slice::from_ref(&a.key),
             (size / 2.0, y + (row - font::line_height(size)) / 2.0, key_width),
             size,
             Align::Start,

@@ -5,6 +5,7 @@ use bbb_presentation::{AnnotationFormat, Color, Dash, SizeStep, Style};
 use tiny_skia::{LineCap, LineJoin, Paint, Stroke, StrokeDash};
 
 pub(crate) type Rgb = (u8, u8, u8);
+type Palette = fn(&str) -> Option<Rgb>;
 
 /// tldraw v1's `strokes` palette (`packages/tldraw/src/state/shapes/shared/shape-styles.ts`).
 fn v1_color(name: &str) -> Option<Rgb> {
@@ -50,12 +51,11 @@ pub(crate) fn rgb(color: Option<&Color>, format: AnnotationFormat) -> Rgb {
     match color {
         Some(Color::Rgb(r, g, b)) => (*r, *g, *b),
         Some(Color::Named(name)) => {
-            let (first, second): (fn(&str) -> Option<Rgb>, fn(&str) -> Option<Rgb>) =
-                if matches!(format, AnnotationFormat::TldrawV1 { .. }) {
-                    (v1_color, v2_color)
-                } else {
-                    (v2_color, v1_color)
-                };
+            let (first, second): (Palette, Palette) = if matches!(format, AnnotationFormat::TldrawV1 { .. }) {
+                (v1_color, v2_color)
+            } else {
+                (v2_color, v1_color)
+            };
             first(name).or_else(|| second(name)).unwrap_or((0x1d, 0x1d, 0x1d))
         }
         None => (0, 0, 0),

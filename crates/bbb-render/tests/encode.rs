@@ -83,7 +83,8 @@ async fn two_minute_recording_with_webcam_and_deskshare_to_mp4() {
     let probe = ffprobe_json(&out);
     let duration: f64 = probe["format"]["duration"].as_str().unwrap().parse().unwrap();
     assert!((duration - 120.0).abs() < 1.0, "{duration}");
-    let codecs: Vec<&str> = probe["streams"].as_array().unwrap().iter().map(|s| s["codec_name"].as_str().unwrap()).collect();
+    let codecs: Vec<&str> =
+        probe["streams"].as_array().unwrap().iter().map(|s| s["codec_name"].as_str().unwrap()).collect();
     assert!(codecs.contains(&"h264") && codecs.contains(&"aac"), "{codecs:?}");
     let video = probe["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == "video").unwrap();
     assert_eq!((video["width"].as_u64(), video["height"].as_u64()), (Some(1280), Some(720)));
@@ -125,7 +126,15 @@ async fn two_minute_recording_with_webcam_and_deskshare_to_mp4() {
 /// A short recording built by hand, for the error and format cases.
 fn short_demo(has_webcam: bool) -> DemoRecording {
     let base = migrate_demo::generate(&migrate_demo::CatalogueOptions::new(1, "http://127.0.0.1:1/")).remove(0);
-    DemoRecording { duration_ms: 8_000, slides: 2, has_webcam, has_deskshare: false, has_video_format: false, seed: 7, ..base }
+    DemoRecording {
+        duration_ms: 8_000,
+        slides: 2,
+        has_webcam,
+        has_deskshare: false,
+        has_video_format: false,
+        seed: 7,
+        ..base
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
