@@ -104,6 +104,7 @@ impl Config {
         self.check_ledger(&mut problems);
         self.check_pod(&mut problems);
         self.check_moodle(&mut problems);
+        self.check_greenlight(&mut problems);
         self.check_owners(&mut problems);
         self.check_render(&mut problems);
         self.check_queue(&mut problems);
@@ -254,6 +255,24 @@ impl Config {
                     key("table_prefix"),
                     format!("`{}` has characters other than a-z, 0-9 and _", moodle.table_prefix),
                     "use Moodle's $CFG->prefix from config.php (usually mdl_)",
+                ));
+            }
+        }
+    }
+
+    fn check_greenlight(&self, problems: &mut Vec<Problem>) {
+        for (index, greenlight) in self.greenlight.iter().enumerate() {
+            let key = format!("greenlight[{index}].database");
+            let database = greenlight.database.trim();
+            if !matches!(scheme(database).as_deref(), Some("postgres" | "postgresql")) {
+                problems.push(Problem::error(
+                    key.clone(),
+                    if database.is_empty() {
+                        "is empty".to_owned()
+                    } else {
+                        format!("`{}` is not a PostgreSQL URL", mask_url_password(database))
+                    },
+                    format!("use postgres://user:password@host/greenlight_production (or set {})", env_var_name(&key)),
                 ));
             }
         }

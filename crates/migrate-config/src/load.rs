@@ -20,14 +20,17 @@ pub const CONFIG_PATH_ENV: &str = "BBB_MIGRATE_CONFIG";
 pub const DEFAULT_FILE_NAME: &str = "bbb-migrate.toml";
 
 /// The top-level sections, i.e. what may follow `BBB_MIGRATE_`.
-const SECTIONS: [&str; 7] = ["source", "ledger", "pod", "moodle", "owners", "render", "queue"];
+const SECTIONS: [&str; 8] = ["source", "ledger", "pod", "moodle", "greenlight", "owners", "render", "queue"];
+
+/// The sections that are arrays of tables (`[[moodle]]`), set by `BBB_MIGRATE_<SECTION>__<N>__<KEY>`.
+const ARRAY_SECTIONS: [&str; 2] = ["moodle", "greenlight"];
 
 /// Keys whose values may be secret: their errors never describe the value.
 fn is_sensitive(key: &str) -> bool {
     matches!(
         key,
         "source.secret" | "source.url" | "pod.secret_key" | "queue.amqp_url" | "ledger.database" | "pod.database"
-    ) || (key.starts_with("moodle[") && key.ends_with("].database"))
+    ) || (ARRAY_SECTIONS.iter().any(|s| key.starts_with(&format!("{s}["))) && key.ends_with("].database"))
 }
 
 /// Where the configuration came from, for messages (`config show` prints it).
@@ -268,17 +271,20 @@ fn parse_env(env: &[(String, String)]) -> Result<EnvVars, ConfigError> {
                 message: "has an empty level (`___` or a trailing `__`)".to_owned(),
             });
         }
-        let key = if path[0] == "moodle" {
+        let key = if ARRAY_SECTIONS.contains(&path[0].as_str()) {
+            let section = &path[0];
             let index_ok = path.get(1).is_some_and(|i| i.parse::<usize>().is_ok());
             if path.len() != 3 || !index_ok {
+                let upper = section.to_ascii_uppercase();
                 return Err(ConfigError::Env {
                     var: var.clone(),
-                    message: "[[moodle]] entries are set with BBB_MIGRATE_MOODLE__<N>__<KEY>, \
-                              N = 0 for the first entry (e.g. BBB_MIGRATE_MOODLE__0__DATABASE)"
-                        .to_owned(),
+                    message: format!(
+                        "[[{section}]] entries are set with BBB_MIGRATE_{upper}__<N>__<KEY>, \
+                         N = 0 for the first entry (e.g. BBB_MIGRATE_{upper}__0__DATABASE)"
+                    ),
                 });
             }
-            format!("moodle[{}].{}", path[1].parse::<usize>().unwrap_or_default(), path[2])
+            format!("{section}[{}].{}", path[1].parse::<usize>().unwrap_or_default(), path[2])
         } else {
             path.join(".")
         };
@@ -300,40 +306,42 @@ fn parse_env(env: &[(String, String)]) -> Result<EnvVars, ConfigError> {
 /// the variables applied to entry N (N = the file's entry count adds one more entry).
 fn env_layer(keys: &[EnvKey], file: &Dict) -> Result<Dict, ConfigError> {
     let mut dict = Dict::new();
-    let mut moodle: Option<Vec<Value>> = None;
-    let mut moodle_keys: Vec<(&EnvKey, usize)> = keys
-        .iter()
-        .filter(|k| k.path[0] == "moodle")
-        .map(|k| (k, k.path[1].parse::<usize>().unwrap_or(usize::MAX)))
-        .collect();
-    moodle_keys.sort_by_key(|(_, index)| *index);
-    for (key, index) in moodle_keys {
-        let entries = moodle.get_or_insert_with(|| match file.get("moodle") {
+    for section in ARRAY_SECTIONS {
+        let mut section_keys: Vec<(&EnvKey, usize)> = keys
+            .iter()
+            .filter(|k| k.path[0] == section)
+            .map(|k| (k, k.path[1].parse::<usize>().unwrap_or(usize::MAX)))
+            .collect();
+        if section_keys.is_empty() {
+            continue;
+        }
+        section_keys.sort_by_key(|(_, index)| *index);
+        let mut entries = match file.get(section) {
             Some(Value::Array(_, entries)) => entries.clone(),
             _ => Vec::new(),
-        });
-        if index == entries.len() {
-            entries.push(Value::from(Dict::new()));
-        }
-        let Some(Value::Dict(_, entry)) = entries.get_mut(index) else {
-            return Err(ConfigError::Env {
-                var: key.var.clone(),
-                message: format!(
-                    "there is no [[moodle]] entry {index} to change (the file has {} entries, numbered from 0)",
-                    entries.len()
-                ),
-            });
         };
-        entry.insert(key.path[2].clone(), Value::from(key.value.clone()));
+        for (key, index) in section_keys {
+            if index == entries.len() {
+                entries.push(Value::from(Dict::new()));
+            }
+            let count = entries.len();
+            let Some(Value::Dict(_, entry)) = entries.get_mut(index) else {
+                return Err(ConfigError::Env {
+                    var: key.var.clone(),
+                    message: format!(
+                        "there is no [[{section}]] entry {index} to change (the file has {count} entries, numbered from 0)"
+                    ),
+                });
+            };
+            entry.insert(key.path[2].clone(), Value::from(key.value.clone()));
+        }
+        dict.insert(section.to_owned(), Value::from(entries));
     }
-    for key in keys.iter().filter(|k| k.path[0] != "moodle") {
+    for key in keys.iter().filter(|k| !ARRAY_SECTIONS.contains(&k.path[0].as_str())) {
         insert(&mut dict, &key.path, Value::from(key.value.clone())).map_err(|()| ConfigError::Env {
             var: key.var.clone(),
             message: "conflicts with another variable that sets a key below it".to_owned(),
         })?;
-    }
-    if let Some(entries) = moodle {
-        dict.insert("moodle".to_owned(), Value::from(entries));
     }
     Ok(dict)
 }
@@ -517,10 +525,12 @@ fn secrets_in(table: &toml::Table) -> Vec<String> {
             found.push(format!("{section}.{key}"));
         }
     }
-    if let Some(toml::Value::Array(entries)) = table.get("moodle") {
-        for (index, entry) in entries.iter().enumerate() {
-            if has_password(entry.get("database")) {
-                found.push(format!("moodle[{index}].database"));
+    for section in ARRAY_SECTIONS {
+        if let Some(toml::Value::Array(entries)) = table.get(section) {
+            for (index, entry) in entries.iter().enumerate() {
+                if has_password(entry.get("database")) {
+                    found.push(format!("{section}[{index}].database"));
+                }
             }
         }
     }

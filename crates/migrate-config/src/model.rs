@@ -19,6 +19,8 @@ pub struct Config {
     pub pod: PodConfig,
     /// `[[moodle]]`: one entry per Moodle whose database tells who recorded what.
     pub moodle: Vec<MoodleConfig>,
+    /// `[[greenlight]]`: one entry per Greenlight (v2 or v3) whose database knows the room owners.
+    pub greenlight: Vec<GreenlightConfig>,
     pub owners: OwnersConfig,
     pub render: RenderConfig,
     pub queue: QueueConfig,
@@ -207,6 +209,25 @@ impl fmt::Debug for MoodleConfig {
             .field("server_name", &self.server_name)
             .field("database", &mask_url_password(&self.database))
             .field("table_prefix", &self.table_prefix)
+            .finish()
+    }
+}
+
+/// `[[greenlight]]`: a Greenlight database (PostgreSQL; v2 or v3, detected from its tables).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GreenlightConfig {
+    /// The recordings' `bbb-origin-server-name` this Greenlight is for; empty = every Greenlight recording.
+    pub server_name: String,
+    /// `postgres://…` (may hold a password: shown masked).
+    pub database: String,
+}
+
+impl fmt::Debug for GreenlightConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GreenlightConfig")
+            .field("server_name", &self.server_name)
+            .field("database", &mask_url_password(&self.database))
             .finish()
     }
 }

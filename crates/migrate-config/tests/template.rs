@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use migrate_config::{Config, MoodleConfig, Secret, Severity, env_var_name, load_from, template};
+use migrate_config::{Config, GreenlightConfig, MoodleConfig, Secret, Severity, env_var_name, load_from, template};
 use tempfile::TempDir;
 
 /// A config with every optional key set, so that serializing it shows every key.
@@ -22,9 +22,23 @@ fn full_config() -> Config {
         database: "postgres://moodle@db/moodle".into(),
         table_prefix: "mdl_".into(),
     });
+    config.greenlight.push(GreenlightConfig {
+        server_name: "gl.univ.fr".into(),
+        database: "postgres://greenlight@db/greenlight_production".into(),
+    });
     config.owners.ignore_servers = vec!["a.univ.fr".into(), "b.univ.fr".into()];
     config.queue.amqp_url = Some(Secret::new("amqp://rabbit/vhost"));
     config
+}
+
+/// The variable of a flattened key, the first entry for the `[[moodle]]`/`[[greenlight]]` arrays.
+fn array_entry_var(key: &str) -> String {
+    for section in ["moodle", "greenlight"] {
+        if let Some(field) = key.strip_prefix(&format!("{section}.")) {
+            return env_var_name(&format!("{section}[0].{field}"));
+        }
+    }
+    env_var_name(key)
 }
 
 /// `section.key` (and `moodle.key` for `[[moodle]]`) → the value as TOML.
@@ -97,10 +111,7 @@ fn template_documents_every_key_and_its_env_var() {
     let documented = template_keys();
     for key in all_keys().keys() {
         assert!(documented.contains(key), "`{key}` is not in the template (documented: {documented:?})");
-        let var = match key.strip_prefix("moodle.") {
-            Some(field) => env_var_name(&format!("moodle[0].{field}")),
-            None => env_var_name(key),
-        };
+        let var = array_entry_var(key);
         assert!(template().contains(&format!("env: {var} ")), "`{key}`: {var} is not in the template");
     }
     // And nothing in the template that the config does not know.
@@ -136,10 +147,7 @@ fn every_key_can_be_set_from_the_environment() {
         if key.ends_with("_file") {
             continue;
         }
-        let var = match key.strip_prefix("moodle.") {
-            Some(field) => env_var_name(&format!("moodle[0].{field}")),
-            None => env_var_name(&key),
-        };
+        let var = array_entry_var(&key);
         let text = match value {
             toml::Value::String(s) => s,
             toml::Value::Array(items) => {

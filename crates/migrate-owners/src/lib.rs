@@ -8,6 +8,7 @@
 //! Every source reads in batches (thousands of recordings per query) with parameterized SQL; a source whose
 //! database fails is reported as the reason for the recordings it was asked about and the others go on.
 
+pub mod greenlight;
 pub mod metadata;
 pub mod moodle;
 pub mod pod;

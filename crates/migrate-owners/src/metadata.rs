@@ -20,7 +20,9 @@ impl MetadataSource {
         let values = |key: &String| {
             rec.metadata
                 .get(&key.to_ascii_lowercase())
-                .map(|v| v.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>())
+                .map(|v| {
+                    v.split([',', ';']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect::<Vec<_>>()
+                })
                 .unwrap_or_default()
         };
         for key in &self.username_keys {

@@ -8,6 +8,7 @@ use anyhow::Context;
 use migrate_config::Config;
 use migrate_db::{Db, OpenOptions};
 use migrate_inventory::Entry;
+use migrate_owners::greenlight::Greenlight;
 use migrate_owners::metadata::MetadataSource;
 use migrate_owners::moodle::MoodleSite;
 use migrate_owners::pod::PodMeetings;
@@ -81,6 +82,12 @@ pub async fn resolver(config: &Config) -> Resolver {
                         other_sites: names.clone(),
                         ignore_servers: config.owners.ignore_servers.clone(),
                     }));
+                }
+            }
+            "greenlight" => {
+                for greenlight in &config.greenlight {
+                    let db = Db::open(&greenlight.database, read_only).await.map_err(|e| e.to_string());
+                    sources.push(Box::new(Greenlight { server_name: greenlight.server_name.clone(), db }));
                 }
             }
             "metadata" => {
