@@ -13,6 +13,20 @@
 //!
 //! Text is drawn with DejaVu Sans embedded in the crate (`fonts/SOURCES.md`): renders must not depend on the
 //! fonts of the host, and it covers every accent French text needs.
+//!
+//! For a caller (the CLI's `render` command):
+//! - Download the published files into a directory first, keeping their relative paths (`shapes.svg`,
+//!   `presentation/<id>/slide-N.png`, `svgs/slideN.svg`, `video/webcams.webm`, `deskshare/deskshare.webm`, …),
+//!   then [`Inputs::from_dir`]. Paths read from `shapes.svg` are only joined when made of plain names.
+//! - `--size` parses with [`Size`]'s `FromStr` (`1280x720`, even numbers), `--layout` with [`Layout`]'s
+//!   (`auto`, `presentation`, `presentation+webcam`, `webcam-only`); a webcam layout without webcam video
+//!   falls back to `presentation`.
+//! - The output's extension picks the format (`.mp4`, `.webm`, `.mkv`); anything else is an error before any
+//!   work. A hidden `.<name>.<pid>.part.*` file sits next to the output while rendering.
+//! - [`RenderReport::warnings`] lists what was not as published (missing slide → placeholder, no sound →
+//!   silent track, screen share without video → placeholder); they are worth logging, not failing on.
+//! - ffmpeg does most of the work: [`RenderOptions::fps`] and [`RenderOptions::x264_preset`] are the speed
+//!   knobs; the frames themselves cost little (see `examples/bench.rs`).
 
 mod encode;
 mod ffmpeg;
