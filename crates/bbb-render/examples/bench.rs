@@ -4,7 +4,8 @@
 //! `target/bbb-render-bench`): generates a recording with slides, annotations, cursor moves and a 640×480
 //! webcam with sound, renders it to MP4 at 1280×720, then times ffmpeg alone putting the same webcam video
 //! beside a plain background with the same encoder settings (no slide rendering). Prints seconds of recording
-//! per second of work for both. Not a test: figures depend on the machine.
+//! per second of work for both. Not a test: figures depend on the machine. `BENCH_FPS=10` and
+//! `BENCH_PRESET=superfast` try the speed knobs.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -62,7 +63,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tl.change_points().len(),
         tl.cursor_points().len()
     );
-    let options = RenderOptions::default();
+    // BENCH_FPS / BENCH_PRESET try the speed knobs without editing code.
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut options = RenderOptions { fps: env("BENCH_FPS").and_then(|f| f.parse().ok()), ..RenderOptions::default() };
+    if let Some(preset) = env("BENCH_PRESET") {
+        options.x264_preset = preset;
+    }
     let out = work.join("render.mp4");
     let report = render_to_file(&inputs, &out, &options, |_| {}).await?;
     let ours = report.elapsed.as_secs_f64();
