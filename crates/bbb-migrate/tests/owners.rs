@@ -114,6 +114,7 @@ async fn owners_come_from_moodle_and_pod_and_the_rest_is_explained() {
             .env("BBB_MIGRATE_POD__FALLBACK_OWNER", "admin")
             .env("BBB_MIGRATE_MOODLE__0__SERVER_NAME", MOODLE_HOST)
             .env("BBB_MIGRATE_MOODLE__0__DATABASE", &moodle.url)
+            .env("BBB_MIGRATE_NOTICE__LINK", "https://pod.univ.fr/")
             .args(args)
             .output()
             .unwrap()
@@ -153,5 +154,21 @@ async fn owners_come_from_moodle_and_pod_and_the_rest_is_explained() {
     let text = String::from_utf8(csv.stdout).unwrap();
     assert!(text.lines().next().unwrap().ends_with(",owners,owner_emails,fallback_reason"));
     assert!(text.contains("prof") && text.contains("(moodle)") && text.contains("no source matched"));
+
+    let stdout = |out: std::process::Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let activities = server.recordings().iter().filter(|r| r.recording.origin() == Some("Moodle")).count();
+    let dry = stdout(run(&["notice", "--state", "any", "--dry-run"]));
+    assert!(dry.contains("would moodle moodle.demo.univ.fr activity") && dry.contains(": add"), "{dry}");
+    assert!(dry.contains("(dry run: nothing written)"));
+    let added = stdout(run(&["notice", "--state", "any"]));
+    let changed: usize = added.lines().last().unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(changed > 0 && changed <= activities, "{added}");
+    let again = stdout(run(&["notice", "--state", "any"]));
+    assert!(again.ends_with(&format!("0 activit(ies) changed, {changed} unchanged\n")), "{again}");
+    let removed = stdout(run(&["notice", "--state", "any", "--remove"]));
+    assert!(removed.ends_with(&format!("{changed} activit(ies) changed, 0 unchanged\n")), "{removed}");
     moodle.drop().await;
 }

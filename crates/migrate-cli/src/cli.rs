@@ -50,6 +50,13 @@ pub enum Command {
     /// deleted, every moderator deleted, database unreachable…). Front-end databases are opened read-only.
     Owners(OwnersArgs),
 
+    /// Add the information message ([notice]) to the Moodle activities of the selected recordings
+    ///
+    /// The message goes between markers at the end of the activity's description: running this again changes
+    /// nothing, a changed template replaces it, `--remove` takes it out and leaves the description as it was.
+    /// Needs a Moodle database user allowed to UPDATE the bigbluebuttonbn and course tables.
+    Notice(NoticeArgs),
+
     /// Run the whole pipeline on a built-in demo old server with generated recordings
     Demo(DemoArgs),
 
@@ -161,6 +168,18 @@ pub struct InventoryArgs {
     /// Add each recording's owners (as `owners` finds them) to the listing
     #[arg(long)]
     pub with_owners: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NoticeArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Show the activities and what would change; write nothing
+    #[arg(long, visible_alias = "dry")]
+    pub dry_run: bool,
+    /// Take the message away again
+    #[arg(long)]
+    pub remove: bool,
 }
 
 #[derive(Debug, Args)]

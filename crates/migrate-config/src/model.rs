@@ -22,6 +22,7 @@ pub struct Config {
     /// `[[greenlight]]`: one entry per Greenlight (v2 or v3) whose database knows the room owners.
     pub greenlight: Vec<GreenlightConfig>,
     pub owners: OwnersConfig,
+    pub notice: NoticeConfig,
     pub render: RenderConfig,
     pub queue: QueueConfig,
 }
@@ -260,6 +261,27 @@ impl Default for OwnersConfig {
             ignore_servers: Vec::new(),
             metadata_username_keys: Vec::new(),
             metadata_email_keys: Vec::new(),
+        }
+    }
+}
+
+/// `[notice]`: the message `bbb-migrate notice` adds to the description of the Moodle activities concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoticeConfig {
+    /// HTML with `{link}`, `{activity}` and `{recordings}`.
+    pub template: String,
+    /// What `{link}` becomes: where the recordings are now (the Pod site).
+    pub link: String,
+}
+
+impl Default for NoticeConfig {
+    fn default() -> Self {
+        Self {
+            template: "<p><strong>Enregistrements déplacés</strong> : les {recordings} enregistrement(s) de cette \
+                       activité sont désormais sur <a href=\"{link}\">{link}</a>.</p>"
+                .to_owned(),
+            link: String::new(),
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod greenlight;
 pub mod metadata;
 pub mod moodle;
+pub mod notice;
 pub mod pod;
 
 use std::collections::BTreeMap;

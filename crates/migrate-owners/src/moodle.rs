@@ -170,15 +170,13 @@ pub struct Loaded {
     pub users: HashMap<i64, User>,
 }
 
-/// What this site says about one recording, from the loaded rows (pure). `None`: not one of this Moodle's.
-pub fn decide(rec: &Recording, loaded: &Loaded, site: &str) -> Option<Finding> {
+/// The activity a recording was made in, and how it was found; `Err` says why it is gone. `None`: not one of
+/// this Moodle's recordings.
+pub fn find_activity<'a>(rec: &Recording, loaded: &'a Loaded) -> Option<Result<(&'a Activity, &'static str), String>> {
     let parsed = parse_meeting_id(&rec.meeting_id);
     let (activity_id, found_by) = if let Some(row) = loaded.recordings.get(&rec.record_id).filter(|r| !r.imported) {
         if row.headless {
-            return Some(Finding::NoOwner(format!(
-                "activity {} was deleted (its recordings are headless)",
-                row.activity
-            )));
+            return Some(Err(format!("activity {} was deleted (its recordings are headless)", row.activity)));
         }
         (row.activity, "bigbluebuttonbn_recordings")
     } else if let Some(&activity) = loaded.create_logs.get(&rec.meeting_id) {
@@ -189,7 +187,7 @@ pub fn decide(rec: &Recording, loaded: &Loaded, site: &str) -> Option<Finding> {
         match by_id.or_else(by_seed) {
             Some(activity) => (activity.id, "the meetingID"),
             None => {
-                return Some(Finding::NoOwner(format!(
+                return Some(Err(format!(
                     "activity {} of course {} no longer exists (deleted?)",
                     parsed.activity, parsed.course
                 )));
@@ -198,8 +196,17 @@ pub fn decide(rec: &Recording, loaded: &Loaded, site: &str) -> Option<Finding> {
     } else {
         return None;
     };
-    let Some(activity) = loaded.activities.get(&activity_id) else {
-        return Some(Finding::NoOwner(format!("activity {activity_id} no longer exists (deleted?)")));
+    Some(match loaded.activities.get(&activity_id) {
+        Some(activity) => Ok((activity, found_by)),
+        None => Err(format!("activity {activity_id} no longer exists (deleted?)")),
+    })
+}
+
+/// What this site says about one recording, from the loaded rows (pure). `None`: not one of this Moodle's.
+pub fn decide(rec: &Recording, loaded: &Loaded, site: &str) -> Option<Finding> {
+    let (activity, found_by) = match find_activity(rec, loaded)? {
+        Ok(found) => found,
+        Err(reason) => return Some(Finding::NoOwner(reason)),
     };
     let (rules, _) = parse_participants(activity.participants.as_deref());
     let teachers = || -> Vec<i64> {
@@ -314,7 +321,8 @@ impl MoodleSite {
         }
     }
 
-    async fn load(&self, db: &Db, recordings: &[&Recording]) -> Result<Loaded, SourceError> {
+    /// Loads, in a few batched queries, every row needed to decide about `recordings`.
+    pub async fn load(&self, db: &Db, recordings: &[&Recording]) -> Result<Loaded, SourceError> {
         let e = db.engine();
         let t = |name: &str| e.table(&self.table_prefix, name).map_err(SourceError::from);
         let (t_rec, t_logs, t_bbb) =

@@ -4,6 +4,7 @@ mod bench;
 mod config;
 mod demo;
 mod inventory;
+mod notice;
 mod owners;
 
 use std::process::ExitCode;
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(cmd) => config::run(cli.config.as_deref(), cmd).await,
         Command::Inventory(args) => inventory::run(cli.config.as_deref(), args).await,
+        Command::Notice(args) => notice::run(cli.config.as_deref(), args).await,
         Command::Owners(args) => owners::run(cli.config.as_deref(), args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
