@@ -69,11 +69,14 @@ pub struct NoticeTarget {
     new_intro: Option<String>,
 }
 
+/// The message for an activity, from its name and how many of its recordings moved.
+pub type MessageFor = dyn Fn(&str, usize) -> String;
+
 /// The activities of `recordings` on `site`, with what `message_for` (or removal, when `None`) would change.
 pub async fn plan(
     site: &MoodleSite,
     recordings: &[Recording],
-    message_for: Option<&dyn Fn(&str, usize) -> String>,
+    message_for: Option<&MessageFor>,
 ) -> Result<Vec<NoticeTarget>, SourceError> {
     let db = site.db.as_ref().map_err(|e| SourceError(format!("database unreachable ({e})")))?;
     let mine: Vec<&Recording> = recordings.iter().filter(|r| site.claims(r)).collect();
