@@ -13,4 +13,4 @@ pub use checksum::ChecksumAlgorithm;
 pub use client::{BbbClient, ClientError, ClientOptions, RecordingsQuery};
 pub use model::{Breakout, FormatKind, PlaybackFormat, PreviewImage, Recording, RecordingState, StateFilter};
 pub use response::{ApiFailure, ParseError, RecordingsPage};
-pub use server_url::{ServerUrlError, api_base_url};
+pub use server_url::{ServerUrlError, api_base_url, web_root};

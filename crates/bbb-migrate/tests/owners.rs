@@ -1,8 +1,6 @@
 //! `bbb-migrate owners` and `inventory --with-owners` as a subprocess: the demo old server's recordings, a
 //! Moodle on the local PostgreSQL and a Pod on SQLite, both filled from what the demo server holds.
 
-use std::path::Path;
-
 use assert_cmd::Command;
 use migrate_db::sqlx::{self, Connection};
 use migrate_demo::{DemoServer, ServerOptions};
@@ -64,46 +62,12 @@ impl Moodle {
     }
 }
 
-/// A Pod database (SQLite, Pod 4.1's tables) with one meeting per Pod recording of the demo, owned by `pod<id>`.
-async fn pod_for_server(server: &DemoServer, dir: &Path) -> String {
-    let url = format!("sqlite://{}?mode=rwc", dir.join("pod.sqlite").display());
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let schema =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/pod/bbb-tables.sqlite.sql"))
-            .unwrap();
-    sqlx::raw_sql(&schema).execute(&mut db).await.unwrap();
-    let mut sql = String::from("INSERT INTO django_site (id, domain, name) VALUES (1, 'pod.demo.univ.fr', 'Pod');\n");
-    let mut seen = std::collections::BTreeSet::new();
-    for demo in server.recordings() {
-        let rec = &demo.recording;
-        let Some((number, _)) = rec.meeting_id.split_once('-') else { continue };
-        let Ok(id) = number.parse::<i64>() else { continue };
-        if number.len() < 4 || !seen.insert(id) {
-            continue;
-        }
-        sql += &format!(
-            "INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, is_active, date_joined) \
-             VALUES ({id}, '!', 0, 'pod{id}', 'Pod', 'Owner', 'pod{id}@univ.fr', 1, 1, '2024-01-01');\n\
-             INSERT INTO meeting (id, name, meeting_id, attendee_password, moderator_password, start_at, expected_duration, frequency, \
-             monthly_type, is_restricted, is_running, max_participants, welcome_text, webcam_only_for_moderators, record, \
-             auto_start_recording, allow_start_stop_recording, lock_settings_disable_cam, lock_settings_disable_mic, \
-             lock_settings_disable_private_chat, lock_settings_disable_public_chat, lock_settings_disable_note, \
-             lock_settings_locked_layout, is_personal, created_at, updated_at, is_webinar, enable_chat, owner_id, site_id) \
-             VALUES ({id}, 'm', '{}', 'a', 'm', '2024-01-01', 7200000000, 1, 'date_day', 0, 0, 150, '', 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, \
-             '2024-01-01', '2024-01-01', 0, 0, {id}, 1);\n",
-            rec.meeting_id
-        );
-    }
-    sqlx::raw_sql(&sql).execute(&mut db).await.unwrap();
-    url
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn owners_come_from_moodle_and_pod_and_the_rest_is_explained() {
     let server = DemoServer::start(ServerOptions { recordings: 40, ..Default::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let moodle = Moodle::for_server(&server).await;
-    let pod = pod_for_server(&server, dir.path()).await;
+    let pod = migrate_demo::pod_db::create(&dir.path().join("pod.sqlite"), server.recordings()).await.unwrap();
     let run = |args: &[&str]| {
         let mut cmd = Command::cargo_bin("bbb-migrate").unwrap();
         cmd.current_dir(dir.path())
@@ -133,14 +97,9 @@ async fn owners_come_from_moodle_and_pod_and_the_rest_is_explained() {
             assert_eq!(owners, [format!("prof{course}")], "{row}");
             assert_eq!(row["owners"][0]["source"], "moodle");
             assert_eq!(row["owners"][0]["last_name"], format!("N°{course}"));
-        } else if rec
-            .meeting_id
-            .split('-')
-            .next()
-            .is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            let id: i64 = rec.meeting_id[..4].parse().unwrap();
-            assert_eq!(owners, [format!("pod{id}")], "{row}");
+        } else if let Some(number) = migrate_demo::pod_db::pod_meeting_number(demo) {
+            assert_eq!(owners[0], migrate_demo::pod_db::owner_of_meeting(number), "{row}");
+            assert_eq!(owners.len(), if number % 3 == 0 { 2 } else { 1 }, "additional owner of every third meeting");
         } else {
             assert!(owners.is_empty(), "{row}");
             assert_eq!(row["fallback_reason"], "no source matched this recording");

@@ -57,6 +57,13 @@ pub enum Command {
     /// Needs a Moodle database user allowed to UPDATE the bigbluebuttonbn and course tables.
     Notice(NoticeArgs),
 
+    /// Turn a presentation recording into a video (or one frame), natively, far faster than real time
+    ///
+    /// SOURCE is a recordID (fetched from the configured old server), a playback URL (2.0 or 2.3 form) or a
+    /// directory of published files already on disk. The output's extension picks the format: .mp4 (H.264 +
+    /// AAC), .webm (VP9 + Opus) or .mkv. The file appears under its name only once verified.
+    Render(RenderArgs),
+
     /// Run the whole pipeline on a built-in demo old server with generated recordings
     Demo(DemoArgs),
 
@@ -168,6 +175,30 @@ pub struct InventoryArgs {
     /// Add each recording's owners (as `owners` finds them) to the listing
     #[arg(long)]
     pub with_owners: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// recordID, playback URL, or directory of published files
+    pub source: String,
+    /// Output file (.mp4, .webm, .mkv), or .png with --frame
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: PathBuf,
+    /// Render only the picture at this instant (HH:MM:SS, MM:SS or seconds) as a PNG, to check a layout
+    #[arg(long, value_name = "TIME")]
+    pub frame: Option<String>,
+    /// auto, presentation, presentation+webcam or webcam-only [default: render.layout]
+    #[arg(long)]
+    pub layout: Option<String>,
+    /// WIDTHxHEIGHT, both even [default: render.size]
+    #[arg(long)]
+    pub size: Option<String>,
+    /// Output frames per second [default: 15 with video on screen, else 5]
+    #[arg(long)]
+    pub fps: Option<u32>,
+    /// Keep the downloaded published files in this directory (reused by the next run)
+    #[arg(long, value_name = "DIR")]
+    pub keep_files: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

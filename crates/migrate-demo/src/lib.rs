@@ -9,4 +9,5 @@ pub use catalogue::{CatalogueOptions, generate};
 pub use recording::DemoRecording;
 pub use server::{DemoServer, Fault, Paging, ServerOptions};
 pub mod media;
+pub mod pod_db;
 pub mod published;

@@ -1,6 +1,6 @@
 //! `demo`: the whole pipeline that exists today, against the built-in demo old server.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -52,6 +52,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("{}\n", summary.to_text());
 
     // The shortest of the ten newest published presentations: its media are generated in seconds.
+    let pod_path = output.join("pod.sqlite");
+    let pod_url = migrate_demo::pod_db::create(&pod_path, server.recordings())
+        .await
+        .context("cannot create the demo Pod database")?;
+    let pod_db = migrate_db::Db::open(&pod_url, migrate_db::OpenOptions { read_only: true, ..Default::default() })
+        .await
+        .map_err(|e| e.to_string());
+    let resolver = migrate_owners::Resolver::new(vec![Box::new(migrate_owners::pod::PodMeetings { db: pod_db })]);
+    let resolutions = super::owners::resolve(&resolver, &inventory.entries).await;
+    let owners_path = output.join("owners.json");
+    serde_json::to_writer_pretty(std::fs::File::create(&owners_path)?, &resolutions)?;
+    let with_owners = resolutions.iter().filter(|r| r.is_resolved()).count();
+    println!(
+        "3. owners: {with_owners} recording(s) matched to their Pod meeting's owners in {} (Pod 4.1's tables); \
+         the {} others would go to pod.fallback_owner (the demo has no Moodle or Greenlight database)\n",
+        pod_path.display(),
+        resolutions.len() - with_owners
+    );
+
     let sample = inventory
         .entries
         .iter()
@@ -62,7 +81,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if let Some(entry) = sample {
         let dir = output.join("published").join(&entry.recording.record_id);
         let files = download_presentation(&server, &entry.recording.record_id, &dir).await?;
-        println!("3. published files of one recording ({files} files) copied to {}", dir.display());
+        println!("4. published files of one recording ({files} files) copied to {}", dir.display());
         sample_dir = Some(dir);
     }
 
@@ -76,6 +95,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  {}  the ledger (what was seen and done; reruns resume from it)", ledger_path.display());
     println!("  {}  the inventory as JSON", json_path.display());
     println!("  {}  the inventory as CSV (opens in a spreadsheet)", csv_path.display());
+    println!("  {}  a Pod database (SQLite) with the demo's meetings and their owners", pod_path.display());
+    println!("  {}  who owns each recording, with the evidence or the reason", owners_path.display());
     if let Some(dir) = sample_dir {
         println!("  {}  slides, shapes.svg, metadata.xml, media of one recording", dir.display());
     }
@@ -118,7 +139,7 @@ async fn download_presentation(server: &DemoServer, record_id: &str, dir: &Path)
     let http = reqwest::Client::new();
     let mut count = 0;
     for rel in migrate_demo::published::presentation_files(demo) {
-        let Some(target) = safe_join(dir, &rel) else {
+        let Some(target) = crate::paths::safe_join(dir, &rel) else {
             tracing::warn!("skipping unsafe published path {rel:?}");
             continue;
         };
@@ -132,12 +153,4 @@ async fn download_presentation(server: &DemoServer, record_id: &str, dir: &Path)
         count += 1;
     }
     Ok(count)
-}
-
-/// `dir/rel` when `rel` is a plain relative path (no `..`, no root, no drive): remote data never escapes `dir`.
-fn safe_join(dir: &Path, rel: &str) -> Option<PathBuf> {
-    use std::path::Component;
-    let rel = Path::new(rel);
-    let normal = rel.components().all(|c| matches!(c, Component::Normal(_)));
-    (normal && !rel.as_os_str().is_empty()).then(|| dir.join(rel))
 }

@@ -1,0 +1,221 @@
+//! `render`: a presentation recording to a video file or one frame, with the native renderer.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use bbb_render::{Inputs, Layout, RenderOptions, Size, Time};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::RenderArgs;
+
+/// The published files a presentation playback may have, besides its slide images (named in shapes.svg).
+const KNOWN_FILES: &[&str] = &[
+    "metadata.xml",
+    "shapes.svg",
+    "panzooms.xml",
+    "cursor.xml",
+    "deskshare.xml",
+    "slides_new.xml",
+    "captions.json",
+    "tldraw.json",
+    "presentation_text.json",
+    "polls.json",
+    "external_videos.json",
+    "video/webcams.mp4",
+    "video/webcams.webm",
+    "audio/audio.webm",
+    "audio/audio.ogg",
+    "deskshare/deskshare.mp4",
+    "deskshare/deskshare.webm",
+];
+
+pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<ExitCode> {
+    let loaded = migrate_config::load(explicit)?;
+    let config = &loaded.config;
+    let mut options = RenderOptions::default();
+    let size = args.size.as_deref().unwrap_or(&config.render.size);
+    options.size = size.parse::<Size>().map_err(|e| anyhow::anyhow!("--size {size}: {e}"))?;
+    let layout = args.layout.as_deref().unwrap_or(&config.render.layout);
+    options.layout = layout.parse::<Layout>().map_err(|e| anyhow::anyhow!("--layout {layout}: {e}"))?;
+    options.ffmpeg = PathBuf::from(&config.render.ffmpeg);
+    options.fps = args.fps;
+
+    let local = Path::new(&args.source);
+    let _temp;
+    let dir = if local.is_dir() {
+        local.to_path_buf()
+    } else {
+        let (web_root, record_id) = locate(&args.source, config)?;
+        let dir = match &args.keep_files {
+            Some(dir) => dir.join(&record_id),
+            None => {
+                _temp = tempfile::tempdir()?;
+                _temp.path().to_path_buf()
+            }
+        };
+        let count = download(&web_root, &record_id, &dir).await?;
+        tracing::info!(record_id, files = count, dir = %dir.display(), "published files fetched");
+        dir
+    };
+    let inputs = Inputs::from_dir(&dir)?;
+    for warning in &inputs.warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Some(at) = &args.frame {
+        let t = parse_instant(at).with_context(|| format!("--frame {at}: use HH:MM:SS, MM:SS or seconds"))?;
+        let png = bbb_render::render_frame_png(&inputs, t, &options).await?;
+        std::fs::write(&args.output, png).with_context(|| format!("cannot write {}", args.output.display()))?;
+        println!("frame at {at} written to {}", args.output.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total = inputs.timeline.duration.as_secs_f64();
+    let bar = ProgressBar::new(total.ceil() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} s of recording, eta {eta}")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_message("rendering");
+    let report = bbb_render::render_to_file(&inputs, &args.output, &options, |p| {
+        bar.set_position(p.done.as_secs_f64() as u64);
+    })
+    .await;
+    bar.finish_and_clear();
+    let report = report?;
+    for warning in &report.warnings {
+        tracing::warn!("{warning}");
+    }
+    println!(
+        "{}: {:.0} s of recording rendered in {:.1} s ({:.1}× real time), {} {}+{}, {} chapter(s), {} warning(s)",
+        report.output.display(),
+        report.duration.as_secs_f64(),
+        report.elapsed.as_secs_f64(),
+        report.speed(),
+        report.areas.size,
+        report.video_codec,
+        report.audio_codec.as_deref().unwrap_or("no audio"),
+        report.chapters,
+        report.warnings.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The old server's web root and the recordID, from a playback URL or a bare recordID.
+fn locate(source: &str, config: &migrate_config::Config) -> anyhow::Result<(url::Url, String)> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let url = url::Url::parse(source).context("not a valid playback URL")?;
+        let from_query = url.query_pairs().find(|(k, _)| k == "meetingId").map(|(_, v)| v.into_owned());
+        let from_path =
+            url.path_segments().and_then(|mut s| s.next_back().map(str::to_owned)).filter(|s| is_record_id(s));
+        let record_id = from_query.or(from_path).filter(|s| is_record_id(s)).with_context(|| {
+            format!(
+                "no recordID in {source}: expected …/playback/presentation/2.3/<recordID> or …?meetingId=<recordID>"
+            )
+        })?;
+        let mut root = url.clone();
+        let prefix = url.path().split("/playback/").next().unwrap_or("");
+        root.set_path(&format!("{}/", prefix.trim_end_matches('/')));
+        root.set_query(None);
+        return Ok((root, record_id));
+    }
+    anyhow::ensure!(
+        is_record_id(source),
+        "`{source}` is neither a directory, a playback URL nor a recordID (<40 hex>-<13 digits>)"
+    );
+    let api = config.source_api_url().map_err(|p| anyhow::anyhow!("{}: {} ({})", p.key, p.message, p.fix))?;
+    Ok((bbb_api::web_root(&api), source.to_owned()))
+}
+
+/// BBB's recordID shape, the only thing that goes into file URLs and local paths.
+fn is_record_id(s: &str) -> bool {
+    s.split_once('-').is_some_and(|(hash, ms)| {
+        hash.len() == 40
+            && hash.bytes().all(|b| b.is_ascii_hexdigit())
+            && (10..=16).contains(&ms.len())
+            && ms.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Fetches the published files of `record_id` into `dir`: the known files, then the slide images that
+/// shapes.svg names. Missing files are normal (not every recording has every file); files already there are
+/// kept (a kept directory resumes).
+async fn download(web_root: &url::Url, record_id: &str, dir: &Path) -> anyhow::Result<usize> {
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600)).build()?;
+    let base = web_root.join(&format!("presentation/{record_id}/"))?;
+    let mut count = 0;
+    for rel in KNOWN_FILES {
+        count += fetch(&http, &base, rel, dir).await? as usize;
+    }
+    let partial = Inputs::from_dir(dir).context("the old server has no presentation files for this recording")?;
+    let mut images: Vec<String> = partial.timeline.slides.iter().map(|s| s.href.clone()).collect();
+    images.sort();
+    images.dedup();
+    for rel in images {
+        count += fetch(&http, &base, &rel, dir).await? as usize;
+    }
+    Ok(count)
+}
+
+/// One file; `false` when the server has none. Written under a temporary name, then renamed.
+async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, dir: &Path) -> anyhow::Result<bool> {
+    let Some(target) = crate::paths::safe_join(dir, rel) else {
+        tracing::warn!("skipping unsafe published path {rel:?}");
+        return Ok(false);
+    };
+    if target.is_file() {
+        return Ok(true);
+    }
+    let url = base.join(rel)?;
+    let response = http.get(url).send().await.map_err(|e| anyhow::anyhow!("fetching {rel}: {}", e.without_url()))?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(false);
+    }
+    let response = response.error_for_status().map_err(|e| anyhow::anyhow!("fetching {rel}: {}", e.without_url()))?;
+    let bytes = response.bytes().await.map_err(|e| anyhow::anyhow!("fetching {rel}: {}", e.without_url()))?;
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let partial = target.with_extension("part");
+    std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, &target)?;
+    Ok(true)
+}
+
+/// `HH:MM:SS(.mmm)`, `MM:SS` or seconds.
+fn parse_instant(s: &str) -> Option<Time> {
+    let mut seconds = 0.0;
+    for part in s.split(':') {
+        let value: f64 = part.parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+        seconds = seconds * 60.0 + value;
+    }
+    Time::from_secs_f64(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_and_record_ids() {
+        assert_eq!(parse_instant("00:12:34").unwrap().as_millis(), 754_000);
+        assert_eq!(parse_instant("1:30.5").unwrap().as_millis(), 90_500);
+        assert_eq!(parse_instant("42").unwrap().as_millis(), 42_000);
+        assert!(parse_instant("x").is_none() && parse_instant("-1").is_none());
+        assert!(is_record_id("ba496569e4c8e2d561bf6a54af660ad64dc097cd-1795186854466"));
+        assert!(!is_record_id("../../etc-1795186854466"));
+    }
+
+    #[test]
+    fn playback_urls_of_both_forms_give_the_server_and_the_recording() {
+        let config = migrate_config::Config::default();
+        let id = "ba496569e4c8e2d561bf6a54af660ad64dc097cd-1795186854466";
+        let (root, rid) = locate(&format!("https://bbb.univ.fr/playback/presentation/2.3/{id}"), &config).unwrap();
+        assert_eq!((root.as_str(), rid.as_str()), ("https://bbb.univ.fr/", id));
+        let (root, rid) =
+            locate(&format!("https://bbb.univ.fr/playback/presentation/2.0/playback.html?meetingId={id}"), &config)
+                .unwrap();
+        assert_eq!((root.as_str(), rid.as_str()), ("https://bbb.univ.fr/", id));
+        assert!(locate("https://bbb.univ.fr/playback/presentation/2.3/nope", &config).is_err());
+    }
+}
