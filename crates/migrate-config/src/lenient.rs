@@ -119,6 +119,28 @@ pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Er
     d.deserialize_any(ListVisitor)
 }
 
+/// A boolean, from TOML or from text (`true`/`false`, `yes`/`no`, `1`/`0`, `on`/`off`).
+pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct BoolVisitor;
+    impl Visitor<'_> for BoolVisitor {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("true or false")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" | "on" => Ok(true),
+                "false" | "no" | "0" | "off" => Ok(false),
+                _ => Err(E::invalid_value(Unexpected::Str(v), &"true or false")),
+            }
+        }
+    }
+    d.deserialize_any(BoolVisitor)
+}
+
 /// An enum parsed with its `FromStr` (case-insensitive for the checksum: `SHA256`, `sha-256`).
 pub fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
 where

@@ -252,6 +252,10 @@ pub struct OwnersConfig {
     /// Recording metadata keys holding an owner's e-mail address.
     #[serde(deserialize_with = "lenient::string_list")]
     pub metadata_email_keys: Vec<String>,
+    /// Moodle: also give a recording to the user who started its session (the `Create` log), besides the
+    /// activity's moderators.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub moodle_session_starter: bool,
 }
 
 impl Default for OwnersConfig {
@@ -261,6 +265,7 @@ impl Default for OwnersConfig {
             ignore_servers: Vec::new(),
             metadata_username_keys: Vec::new(),
             metadata_email_keys: Vec::new(),
+            moodle_session_starter: false,
         }
     }
 }

@@ -160,6 +160,10 @@ pub struct Loaded {
     pub recordings: HashMap<String, RecordingRow>,
     /// Full meetingID → activity, from `Create` logs.
     pub create_logs: HashMap<String, i64>,
+    /// Full meetingID → the user who started that session (its `Create` log).
+    pub session_starters: HashMap<String, i64>,
+    /// Also count the user who started the session as an owner (`owners.moodle_session_starter`).
+    pub include_session_starters: bool,
     pub activities: HashMap<i64, Activity>,
     /// Activity id → the user of its `Add` log (who created it).
     pub creators: HashMap<i64, i64>,
@@ -247,6 +251,11 @@ pub fn decide(rec: &Recording, loaded: &Loaded, site: &str) -> Option<Finding> {
             }
         }
     }
+    if loaded.include_session_starters {
+        if let Some(&starter) = loaded.session_starters.get(&rec.meeting_id) {
+            moderators.push((starter, "started this session (its Create log)".into()));
+        }
+    }
     let mut deleted = 0;
     let mut owners = Vec::new();
     for (id, why) in moderators {
@@ -298,6 +307,8 @@ pub struct MoodleSite {
     pub other_sites: Vec<String>,
     /// Server names never looked up (the old script's `IGNORED_SERVERS`).
     pub ignore_servers: Vec<String>,
+    /// Also give each recording to the user who started its session (Moodle's `Create` log).
+    pub include_session_starters: bool,
 }
 
 impl MoodleSite {
@@ -361,13 +372,16 @@ impl MoodleSite {
         let meeting_ids: Vec<&str> = recordings.iter().map(|r| r.meeting_id.as_str()).collect();
         for chunk in meeting_ids.chunks(BATCH) {
             let sql = format!(
-                "SELECT meetingid, bigbluebuttonbnid FROM {t_logs} WHERE log = 'Create' AND meetingid IN ({})",
+                "SELECT meetingid, bigbluebuttonbnid, userid FROM {t_logs} WHERE log = 'Create' AND meetingid IN ({}) ORDER BY id",
                 e.params(1, chunk.len())
             );
-            let rows: Vec<(String, i64)> =
+            let rows: Vec<(String, i64, Option<i64>)> =
                 with_db!(db, pool => bind_all(migrate_db::sqlx::query_as(&sql), chunk).fetch_all(pool).await)
                     .map_err(|err| SourceError(format!("reading {t_logs}: {err}")))?;
-            for (meeting, activity) in rows {
+            for (meeting, activity, user) in rows {
+                if let Some(user) = user {
+                    loaded.session_starters.entry(meeting.clone()).or_insert(user);
+                }
                 loaded.create_logs.entry(meeting).or_insert(activity);
             }
         }
@@ -425,7 +439,11 @@ impl MoodleSite {
 
         // Only the roles the activities' rules name, plus editing teachers: never every student of a course.
         let mut wanted_roles: BTreeSet<i64> = loaded.role_ids.get(EDITING_TEACHER).copied().into_iter().collect();
+        loaded.include_session_starters = self.include_session_starters;
         let mut wanted_users: BTreeSet<i64> = loaded.creators.values().copied().collect();
+        if self.include_session_starters {
+            wanted_users.extend(loaded.session_starters.values().copied());
+        }
         for activity in loaded.activities.values() {
             for rule in parse_participants(activity.participants.as_deref()).0.into_iter().filter(|r| r.moderator) {
                 match rule.selection {
@@ -673,6 +691,7 @@ mod tests {
             table_prefix: "mdl_".into(),
             other_sites: vec!["moodle.univ.fr".into(), "default".into()],
             ignore_servers: vec!["test.univ.fr".into()],
+            include_session_starters: false,
         };
         let from =
             |server: &str| recording("r", "abc-1-2", &[("bbb-origin", "Moodle"), ("bbb-origin-server-name", server)]);

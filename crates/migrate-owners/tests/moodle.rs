@@ -48,6 +48,10 @@ fn usernames(r: &Resolution) -> Vec<&str> {
 }
 
 async fn resolve(db: &TestDb, prefix: &str) -> Vec<Resolution> {
+    resolve_with(db, prefix, false).await
+}
+
+async fn resolve_with(db: &TestDb, prefix: &str, session_starters: bool) -> Vec<Resolution> {
     let sites = vec![SITE.to_owned(), "moodle2.univ.fr".to_owned()];
     let site = MoodleSite {
         server_name: SITE.into(),
@@ -55,6 +59,7 @@ async fn resolve(db: &TestDb, prefix: &str) -> Vec<Resolution> {
         table_prefix: prefix.into(),
         other_sites: sites.clone(),
         ignore_servers: vec![],
+        include_session_starters: session_starters,
     };
     let unreachable = MoodleSite {
         server_name: "moodle2.univ.fr".into(),
@@ -62,6 +67,7 @@ async fn resolve(db: &TestDb, prefix: &str) -> Vec<Resolution> {
         table_prefix: "mdl_".into(),
         other_sites: sites,
         ignore_servers: vec![],
+        include_session_starters: false,
     };
     Resolver::new(vec![Box::new(site), Box::new(unreachable)]).resolve(&recordings()).await
 }
@@ -138,5 +144,16 @@ async fn the_lookup_is_read_only() {
         migrate_db::sqlx::query("UPDATE mdl_user SET firstname = 'x'").execute(pool).await.map(|_| ())
     });
     assert!(write.is_err(), "a read-only session refuses writes");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn the_teacher_who_started_the_session_can_be_an_owner_too() {
+    let db = TestDb::moodle(Engine::Postgres, "mdl_").await;
+    let res = resolve_with(&db, "mdl_", true).await;
+    let by_id = |id: &str| res.iter().find(|r| r.record_id == id).unwrap();
+    assert_eq!(usernames(by_id("r8")), ["jdupont", "zlefevre", "cmartin"], "moderators, then who started it");
+    assert!(by_id("r8").owners[2].evidence.contains("started this session"));
+    assert_eq!(usernames(by_id("r2")), ["cmartin"], "one owner once, whatever the reasons");
     db.drop().await;
 }

@@ -30,6 +30,7 @@ fn site(db: Db) -> MoodleSite {
         table_prefix: "mdl_".into(),
         other_sites: vec!["moodle.univ.fr".into()],
         ignore_servers: vec![],
+        include_session_starters: false,
     }
 }
 

@@ -107,6 +107,7 @@ async fn owners(
             table_prefix: "mdl_".into(),
             other_sites: vec!["moodle.bench".into()],
             ignore_servers: vec![],
+            include_session_starters: false,
         };
         let resolver = migrate_owners::Resolver::new(vec![Box::new(site)]);
         for run in 1..=runs {

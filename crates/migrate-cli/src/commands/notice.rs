@@ -40,6 +40,7 @@ pub async fn run(explicit: Option<&Path>, args: NoticeArgs) -> anyhow::Result<Ex
             table_prefix: moodle.table_prefix.clone(),
             other_sites: names.clone(),
             ignore_servers: config.owners.ignore_servers.clone(),
+            include_session_starters: config.owners.moodle_session_starter,
         };
         let planned = notice::plan(&site, &recordings, if args.remove { None } else { Some(&message) }).await;
         let targets = match planned {

@@ -81,6 +81,7 @@ pub async fn resolver(config: &Config) -> Resolver {
                         table_prefix: site.table_prefix.clone(),
                         other_sites: names.clone(),
                         ignore_servers: config.owners.ignore_servers.clone(),
+                        include_session_starters: config.owners.moodle_session_starter,
                     }));
                 }
             }
