@@ -203,6 +203,12 @@ fn demo_runs_end_to_end_and_leaves_files_to_open() {
     for file in ["metadata.xml", "shapes.svg", "panzooms.xml", "cursor.xml", "deskshare.xml"] {
         assert!(published.join(file).is_file(), "{file}");
     }
+    let owners: Vec<Value> = serde_json::from_slice(&std::fs::read(output.join("owners.json")).unwrap()).unwrap();
+    assert_eq!(owners.len(), 12);
+    assert!(output.join("pod.sqlite").is_file());
+    let record_id = published.file_name().unwrap().to_string_lossy().into_owned();
+    let video = output.join(format!("{record_id}.mp4"));
+    assert!(video.metadata().is_ok_and(|m| m.len() > 10_000), "the rendered recording is there");
     let media = ["video/webcams.webm", "audio/audio.webm"];
     assert!(media.iter().any(|m| published.join(m).metadata().is_ok_and(|m| m.len() > 1000)), "media downloaded");
 }

@@ -82,7 +82,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let dir = output.join("published").join(&entry.recording.record_id);
         let files = download_presentation(&server, &entry.recording.record_id, &dir).await?;
         println!("4. published files of one recording ({files} files) copied to {}", dir.display());
-        sample_dir = Some(dir);
+        let video = output.join(format!("{}.mp4", entry.recording.record_id));
+        let inputs = bbb_render::Inputs::from_dir(&dir)?;
+        let report = bbb_render::render_to_file(&inputs, &video, &bbb_render::RenderOptions::default(), |_| {})
+            .await
+            .context("rendering the demo recording")?;
+        println!(
+            "5. rendered natively: {:.0} s of recording in {:.1} s ({:.1}× real time) → {}",
+            report.duration.as_secs_f64(),
+            report.elapsed.as_secs_f64(),
+            report.speed(),
+            video.display()
+        );
+        sample_dir = Some((dir, video));
     }
 
     let summary_json = serde_json::json!({
@@ -97,8 +109,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  {}  the inventory as CSV (opens in a spreadsheet)", csv_path.display());
     println!("  {}  a Pod database (SQLite) with the demo's meetings and their owners", pod_path.display());
     println!("  {}  who owns each recording, with the evidence or the reason", owners_path.display());
-    if let Some(dir) = sample_dir {
+    if let Some((dir, video)) = sample_dir {
         println!("  {}  slides, shapes.svg, metadata.xml, media of one recording", dir.display());
+        println!("  {}  that recording as a video (slides, annotations, cursor, webcam, sound)", video.display());
     }
     println!("done in {:.1} s", started.elapsed().as_secs_f64());
     if args.serve {
