@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what bbb-migrate needs beyond the Rust toolchain on Debian/Ubuntu: ffmpeg (demo media, rendering,
-# verification) and the C toolchain some crates build with. Does nothing for what is already there.
+# verification), the C toolchain some crates build with, and node for the Pod plugin's test. Does nothing for what is already there.
 set -euo pipefail
 missing=()
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+# node runs the generated Pod plugin (export.js) in the tests, as Pod runs it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

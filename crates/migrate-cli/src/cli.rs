@@ -64,6 +64,10 @@ pub enum Command {
     /// AAC), .webm (VP9 + Opus) or .mkv. The file appears under its name only once verified.
     Render(RenderArgs),
 
+    /// Let Pod's own "import a BBB recording" use bbb-migrate instead of bbb-recorder (Chrome + Xvfb)
+    #[command(subcommand)]
+    PodPlugin(PodPluginCommand),
+
     /// Run the whole pipeline on a built-in demo old server with generated recordings
     Demo(DemoArgs),
 
@@ -175,6 +179,21 @@ pub struct InventoryArgs {
     /// Add each recording's owners (as `owners` finds them) to the listing
     #[arg(long)]
     pub with_owners: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PodPluginCommand {
+    /// Write an `export.js` that Pod runs as `node export.js <playback URL> <file name>`
+    ///
+    /// Point Pod's IMPORT_VIDEO_BBB_RECORDER_PLUGIN at DIR and IMPORT_VIDEO_BBB_RECORDER_PATH at the --output
+    /// directory: Pod then gets its file from the native renderer, with no browser on the encoding server.
+    Install {
+        /// Directory to write export.js into (Pod's IMPORT_VIDEO_BBB_RECORDER_PLUGIN)
+        dir: PathBuf,
+        /// Where the videos must appear (bbb-recorder's copyToPath, Pod's IMPORT_VIDEO_BBB_RECORDER_PATH)
+        #[arg(long, value_name = "DIR")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod demo;
 mod inventory;
 mod notice;
 mod owners;
+mod pod_plugin;
 mod render;
 
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inventory(args) => inventory::run(cli.config.as_deref(), args).await,
         Command::Notice(args) => notice::run(cli.config.as_deref(), args).await,
         Command::Render(args) => render::run(cli.config.as_deref(), args).await,
+        Command::PodPlugin(cmd) => pod_plugin::run(cli.config.as_deref(), cmd),
         Command::Owners(args) => owners::run(cli.config.as_deref(), args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
