@@ -343,10 +343,12 @@ impl Config {
         mask_in(&mut table, "source", "url");
         mask_in(&mut table, "ledger", "database");
         mask_in(&mut table, "pod", "database");
-        if let Some(toml::Value::Array(entries)) = table.get_mut("moodle") {
-            for entry in entries {
-                if let Some(toml::Value::String(value)) = entry.as_table_mut().and_then(|e| e.get_mut("database")) {
-                    *value = mask_url_password(value);
+        for section in ["moodle", "greenlight"] {
+            if let Some(toml::Value::Array(entries)) = table.get_mut(section) {
+                for entry in entries {
+                    if let Some(toml::Value::String(value)) = entry.as_table_mut().and_then(|e| e.get_mut("database")) {
+                        *value = mask_url_password(value);
+                    }
                 }
             }
         }

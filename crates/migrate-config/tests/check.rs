@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use migrate_config::{Config, ConfigError, MoodleConfig, Problem, Secret, Severity, load_from, mask_url_password};
+use migrate_config::{
+    Config, ConfigError, GreenlightConfig, MoodleConfig, Problem, Secret, Severity, load_from, mask_url_password,
+};
 use tempfile::TempDir;
 
 const SECRET: &str = "Zq7-distinctive-S3CRET-value-91";
@@ -213,6 +215,10 @@ fn redacted_masks_secrets_and_url_passwords_and_is_toml() {
         database: format!("mysql://moodle:{SECRET}@db/moodle"),
         table_prefix: "mdl_".into(),
     });
+    config.greenlight.push(GreenlightConfig {
+        server_name: String::new(),
+        database: format!("postgres://greenlight:{SECRET}@db/greenlight_production"),
+    });
     config.queue.amqp_url = Some(Secret::new(format!("amqp://bbb:{SECRET}@rabbit/vhost")));
     let shown = config.redacted();
     assert!(!shown.contains(SECRET), "{shown}");
@@ -222,6 +228,11 @@ fn redacted_masks_secrets_and_url_passwords_and_is_toml() {
     assert_eq!(table["pod"]["database"].as_str(), Some("postgres://pod:****@db/pod"));
     assert_eq!(table["ledger"]["database"].as_str(), Some("postgres://ledger:****@db/ledger"));
     assert_eq!(table["moodle"][0]["database"].as_str(), Some("mysql://moodle:****@db/moodle"));
+    assert_eq!(
+        table["greenlight"][0]["database"].as_str(),
+        Some("postgres://greenlight:****@db/greenlight_production")
+    );
+    assert!(!format!("{:?}", config.greenlight).contains(SECRET));
     assert_eq!(table["queue"]["amqp_url"].as_str(), Some("amqp://bbb:****@rabbit/vhost"));
     assert_eq!(table["source"]["page_size"].as_integer(), Some(100));
     assert_eq!(mask_url_password(&format!("postgres://u:{SECRET}@h/db")), "postgres://u:****@h/db");
