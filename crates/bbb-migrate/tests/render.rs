@@ -58,3 +58,55 @@ async fn renders_a_frame_by_record_id_and_a_video_by_playback_url() {
         .collect();
     assert!(leftovers.is_empty(), "no temporary file left");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_with_a_video_playback_is_copied_unless_rendering_is_forced() {
+    // A catalogue whose newest short recording also has the `video` format.
+    let (seed, record_id, duration_ms) = (0..200u64)
+        .find_map(|seed| {
+            let mut options = migrate_demo::CatalogueOptions::new(20, "http://127.0.0.1:1/");
+            options.seed = seed;
+            migrate_demo::generate(&options)
+                .into_iter()
+                .find(|d| d.has_video_format && d.recording.published && d.duration_ms < 240_000)
+                .map(|d| (seed, d.recording.record_id, d.duration_ms))
+        })
+        .expect("some seed has a short recording with a video playback");
+    let server = DemoServer::start(ServerOptions { recordings: 20, seed, ..Default::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], output: &str| {
+        Command::cargo_bin("bbb-migrate")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("BBB_MIGRATE_CONFIG")
+            .env("BBB_MIGRATE_SOURCE__URL", server.api_url())
+            .env("BBB_MIGRATE_SOURCE__SECRET", server.secret())
+            .args(["render", &record_id, "-o", output])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let copied = run(&[], "copied.mp4");
+    assert!(copied.status.success(), "{}", String::from_utf8_lossy(&copied.stderr));
+    assert!(String::from_utf8_lossy(&copied.stdout).contains("video playback"), "copied, not rendered");
+    let rendered = run(&["--force-render"], "rendered.mp4");
+    assert!(rendered.status.success(), "{}", String::from_utf8_lossy(&rendered.stderr));
+    assert!(String::from_utf8_lossy(&rendered.stdout).contains("× real time"));
+    for file in ["copied.mp4", "rendered.mp4"] {
+        let probe = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format=duration", "-of", "default=nw=1:nk=1"])
+            .arg(dir.path().join(file))
+            .output()
+            .unwrap();
+        let seconds: f64 = String::from_utf8_lossy(&probe.stdout).trim().parse().unwrap();
+        assert!((seconds - duration_ms as f64 / 1000.0).abs() <= 1.0, "{file}: {seconds} s for {duration_ms} ms");
+    }
+    let copied_bytes = std::fs::read(dir.path().join("copied.mp4")).unwrap();
+    assert!(copied_bytes.windows(4).any(|w| w == b"moov"), "an MP4");
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "no temporary file left");
+}

@@ -218,6 +218,10 @@ pub struct RenderArgs {
     /// Keep the downloaded published files in this directory (reused by the next run)
     #[arg(long, value_name = "DIR")]
     pub keep_files: Option<PathBuf>,
+    /// Render the presentation even when the server has a `video` playback (by default that file is copied
+    /// into .mp4/.m4v/.mkv outputs: same content, no rendering)
+    #[arg(long)]
+    pub force_render: bool,
 }
 
 #[derive(Debug, Args)]

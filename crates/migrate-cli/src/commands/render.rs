@@ -47,6 +47,16 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
         local.to_path_buf()
     } else {
         let (web_root, record_id) = locate(&args.source, config)?;
+        let copyable = matches!(extension(&args.output).as_str(), "mp4" | "m4v" | "mkv");
+        if args.frame.is_none() && !args.force_render && copyable {
+            if let Some(seconds) = copy_video_playback(&web_root, &record_id, &args.output, &options).await? {
+                println!(
+                    "{}: the server's video playback ({seconds:.0} s) copied as is (--force-render renders instead)",
+                    args.output.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
         let dir = match &args.keep_files {
             Some(dir) => dir.join(&record_id),
             None => {
@@ -157,7 +167,7 @@ async fn download(web_root: &url::Url, record_id: &str, dir: &Path) -> anyhow::R
     Ok(count)
 }
 
-/// One file; `false` when the server has none. Written under a temporary name, then renamed.
+/// One published file into `dir` (kept if already there); `false` when the server has none.
 async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, dir: &Path) -> anyhow::Result<bool> {
     let Some(target) = crate::paths::safe_join(dir, rel) else {
         tracing::warn!("skipping unsafe published path {rel:?}");
@@ -166,20 +176,124 @@ async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, dir: &Path) -
     if target.is_file() {
         return Ok(true);
     }
-    let url = base.join(rel)?;
-    let response = http.get(url).send().await.map_err(|e| anyhow::anyhow!("fetching {rel}: {}", e.without_url()))?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(false);
-    }
-    let response = response.error_for_status().map_err(|e| anyhow::anyhow!("fetching {rel}: {}", e.without_url()))?;
-    let bytes = response.bytes().await.map_err(|e| anyhow::anyhow!("fetching {rel}: {}", e.without_url()))?;
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let partial = target.with_extension("part");
-    std::fs::write(&partial, &bytes).with_context(|| format!("cannot write {}", partial.display()))?;
-    std::fs::rename(&partial, &target)?;
+    let found = match fetch_to(http, base.join(rel)?, &partial).await {
+        Ok(found) => found,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e.context(format!("fetching {rel}")));
+        }
+    };
+    if found {
+        std::fs::rename(&partial, &target)?;
+    }
+    Ok(found)
+}
+
+/// GET `url` into `target`, streamed; `false` on a 404. Errors carry no URL (it may hold a token).
+async fn fetch_to(http: &reqwest::Client, url: url::Url, target: &Path) -> anyhow::Result<bool> {
+    use tokio::io::AsyncWriteExt;
+    let mut response = http.get(url).send().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return Ok(false);
+    }
+    response = response.error_for_status().map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    let mut file =
+        tokio::fs::File::create(target).await.with_context(|| format!("cannot write {}", target.display()))?;
+    while let Some(chunk) = response.chunk().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))? {
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
     Ok(true)
+}
+
+fn extension(path: &Path) -> String {
+    path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default()
+}
+
+/// The `video` playback of `record_id` (`video-0.m4v`, `capture.m4v` before BBB 3.0) into `output` when the
+/// server has one: downloaded, remuxed without re-encoding (`+faststart` for MP4), verified with ffprobe, then
+/// renamed into place. `None` when there is no such playback.
+async fn copy_video_playback(
+    web_root: &url::Url,
+    record_id: &str,
+    output: &Path,
+    options: &RenderOptions,
+) -> anyhow::Result<Option<f64>> {
+    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3600)).build()?;
+    let base = web_root.join(&format!("playback/video/{record_id}/"))?;
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = output.file_name().context("the output needs a file name")?.to_string_lossy().into_owned();
+    let download = parent.join(format!(".{name}.{}.download", std::process::id()));
+    let remuxed = parent.join(format!(".{name}.{}.part", std::process::id()));
+    let cleanup = || {
+        let _ = std::fs::remove_file(&download);
+        let _ = std::fs::remove_file(&remuxed);
+    };
+    let mut found = false;
+    for file in ["video-0.m4v", "capture.m4v"] {
+        match fetch_to(&http, base.join(file)?, &download).await {
+            Ok(true) => {
+                found = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                cleanup();
+                return Err(e.context("fetching the video playback"));
+            }
+        }
+    }
+    if !found {
+        return Ok(None);
+    }
+    let format = if extension(output) == "mkv" { "matroska" } else { "mp4" };
+    let status = tokio::process::Command::new(&options.ffmpeg)
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&download)
+        .args(["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", format])
+        .arg(&remuxed)
+        .status()
+        .await
+        .context("cannot run ffmpeg (render.ffmpeg)");
+    let verified = match status {
+        Ok(s) if s.success() => probe_duration(&remuxed).await,
+        Ok(s) => Err(anyhow::anyhow!("ffmpeg could not copy the video playback ({s})")),
+        Err(e) => Err(e),
+    };
+    match verified {
+        Ok(seconds) => {
+            std::fs::rename(&remuxed, output)?;
+            cleanup();
+            Ok(Some(seconds))
+        }
+        Err(e) => {
+            cleanup();
+            Err(e.context("the server's video playback is damaged; --force-render renders the presentation instead"))
+        }
+    }
+}
+
+/// The duration of a file with both a video and an audio stream, or why it is not such a file.
+async fn probe_duration(path: &Path) -> anyhow::Result<f64> {
+    let out = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "default=nw=1"])
+        .arg(path)
+        .output()
+        .await
+        .context("cannot run ffprobe")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    anyhow::ensure!(
+        text.contains("codec_type=video") && text.contains("codec_type=audio"),
+        "no video and audio streams in the copied file"
+    );
+    let seconds: f64 =
+        text.lines().find_map(|l| l.strip_prefix("duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    anyhow::ensure!(seconds > 0.0, "the copied file has no duration");
+    Ok(seconds)
 }
 
 /// `HH:MM:SS(.mmm)`, `MM:SS` or seconds.
