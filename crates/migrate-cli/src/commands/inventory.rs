@@ -17,12 +17,7 @@ pub async fn run(explicit: Option<&Path>, args: InventoryArgs) -> anyhow::Result
     let client = crate::source::client(&loaded.config)?;
     let ledger = if args.no_ledger { None } else { Some(open_ledger(&loaded.config.ledger.database).await?) };
     let outcome = collect(&client, &query, &selection, ledger.as_ref()).await?;
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = super::output_writer(args.output.as_deref())?;
     let summary = Summary::of(outcome.entries.iter().map(|e| &e.recording));
     match args.format {
         OutputFormat::Table => {

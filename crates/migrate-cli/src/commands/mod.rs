@@ -28,6 +28,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Where a listing goes: the `--output` file (buffered), else standard output.
+pub fn output_writer(path: Option<&std::path::Path>) -> anyhow::Result<Box<dyn std::io::Write>> {
+    Ok(match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    })
+}
+
 /// The selection flags as the inventory crate's `Selection` and the server-side query.
 pub fn selection(args: &SelectionArgs) -> anyhow::Result<(migrate_inventory::Selection, bbb_api::RecordingsQuery)> {
     let day = |flag: &str, value: &Option<String>| {

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use migrate_config::Config;
 use migrate_db::{Db, OpenOptions};
 use migrate_inventory::Entry;
@@ -31,12 +30,7 @@ pub async fn run(explicit: Option<&Path>, args: OwnersArgs) -> anyhow::Result<Ex
         .filter(|(_, r)| !args.unresolved || !r.is_resolved())
         .map(|(e, r)| OwnersRow::new(e, r))
         .collect();
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
-        )),
-        None => Box::new(std::io::stdout().lock()),
-    };
+    let mut out = super::output_writer(args.output.as_deref())?;
     match args.format {
         OutputFormat::Table => writeln!(out, "{}", table(&rows))?,
         OutputFormat::Json => {
