@@ -40,6 +40,7 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
     options.layout = layout.parse::<Layout>().map_err(|e| anyhow::anyhow!("--layout {layout}: {e}"))?;
     options.ffmpeg = PathBuf::from(&config.render.ffmpeg);
     options.fps = args.fps;
+    options.x264_preset = args.x264_preset.clone();
 
     let local = Path::new(&args.source);
     let _temp;
