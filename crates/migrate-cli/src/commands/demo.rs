@@ -150,19 +150,10 @@ async fn download_presentation(server: &DemoServer, record_id: &str, dir: &Path)
         .find(|r| r.recording.record_id == record_id)
         .context("the demo recording disappeared")?;
     let http = reqwest::Client::new();
+    let base = url::Url::parse(&server.web_root())?.join(&format!("presentation/{record_id}/"))?;
     let mut count = 0;
     for rel in migrate_demo::published::presentation_files(demo) {
-        let Some(target) = crate::paths::safe_join(dir, &rel) else {
-            tracing::warn!("skipping unsafe published path {rel:?}");
-            continue;
-        };
-        let url = format!("{}presentation/{record_id}/{rel}", server.web_root());
-        let response = http.get(&url).send().await?.error_for_status()?;
-        let bytes = response.bytes().await?;
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(&target, &bytes).with_context(|| format!("cannot write {}", target.display()))?;
+        anyhow::ensure!(super::render::fetch(&http, &base, &rel, dir).await?, "the demo server has no {rel}");
         count += 1;
     }
     Ok(count)

@@ -169,7 +169,7 @@ async fn download(web_root: &url::Url, record_id: &str, dir: &Path) -> anyhow::R
 }
 
 /// One published file into `dir` (kept if already there); `false` when the server has none.
-async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, dir: &Path) -> anyhow::Result<bool> {
+pub(super) async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, dir: &Path) -> anyhow::Result<bool> {
     let Some(target) = crate::paths::safe_join(dir, rel) else {
         tracing::warn!("skipping unsafe published path {rel:?}");
         return Ok(false);
