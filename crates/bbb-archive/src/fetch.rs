@@ -1,0 +1,598 @@
+//! Fetching a recording's files into the archive: streamed, hashed while streaming, resumable, atomic.
+//!
+//! Each file is written to `<file>.part` and renamed into place only when complete and as long as announced, so
+//! a file under its real name is always whole. A `.part` left by an interrupted run is continued with an HTTP
+//! `Range` request; a server that ignores `Range` (answers `200`) gets a fresh full download instead, and one
+//! that answers `206` from another offset too. Downloads run in parallel up to [`ArchiveOptions::concurrency`],
+//! shared by every recording archived through the same [`Archiver`], and new references are followed as soon as
+//! the file naming them is in, so media and slides overlap.
+//!
+//! Error messages carry URLs without query string, fragment or credentials: protected servers put tokens there.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, RANGE};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use url::Url;
+
+use crate::files::{self, Format, Need, Wanted};
+use crate::manifest::{
+    self, AbsentEntry, FileEntry, FormatEntry, MANIFEST_VERSION, Manifest, ManifestError, RejectedEntry,
+};
+
+/// How the archiver behaves.
+#[derive(Debug, Clone)]
+pub struct ArchiveOptions {
+    /// Downloads in flight at once, across every recording archived through one [`Archiver`].
+    pub concurrency: usize,
+    /// Further attempts after a transport error, a 5xx or a short body; each resumes where the last stopped.
+    pub retries: u32,
+    /// `fsync` each file before renaming it into place, so that a crash never leaves a short file under its
+    /// real name. Off only for benchmarks and throw-away copies.
+    pub fsync: bool,
+}
+
+impl Default for ArchiveOptions {
+    fn default() -> Self {
+        Self { concurrency: 8, retries: 3, fsync: true }
+    }
+}
+
+/// Where one format of a recording is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatSource {
+    pub format: Format,
+    /// The directory URL of its files, ending with `/` (`https://bbb.example/presentation/<id>/`).
+    pub base: Url,
+}
+
+/// A recording to archive: its ID and the formats to copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingSource {
+    pub record_id: String,
+    pub formats: Vec<FormatSource>,
+}
+
+impl RecordingSource {
+    /// The formats of `record_id` where a stock BBB or Scalelite server publishes them under `web_root`
+    /// (`https://bbb.example/`). `None` when the record ID is not a plain name.
+    pub fn on_server(web_root: &Url, record_id: &str, formats: &[Format]) -> Option<Self> {
+        let formats = formats
+            .iter()
+            .map(|&format| Some(FormatSource { format, base: format.source_base(web_root, record_id)? }))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self { record_id: record_id.to_owned(), formats })
+    }
+}
+
+/// What one archive run did.
+#[derive(Debug, Clone)]
+pub struct ArchiveReport {
+    /// The manifest written (complete: every file present and hashed).
+    pub manifest: Manifest,
+    pub manifest_path: PathBuf,
+    /// Files downloaded by this run (wholly or the rest of a `.part`).
+    pub downloaded_files: usize,
+    /// Bytes received over the network by this run.
+    pub downloaded_bytes: u64,
+    /// Files already in the archive and matching their earlier record, not fetched again.
+    pub reused_files: usize,
+    /// Downloads continued from a `.part` with a `Range` request that the server honoured.
+    pub resumed_files: usize,
+    /// HTTP requests sent.
+    pub requests: usize,
+}
+
+/// Why a recording could not be archived completely. Files already complete stay (and are journaled), so the
+/// next run only fetches the rest.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("not a plain record ID: {0:?}")]
+    BadRecordId(String),
+    #[error("recording {record_id}: the server has no {url} (required)")]
+    Required { record_id: String, url: String },
+    #[error("recording {record_id}: the video format has none of {}", files::VIDEO_MEDIA.join(", "))]
+    NoVideo { record_id: String },
+    #[error("recording {record_id}: {} file(s) failed, first: {}", failures.len(), failures.first().map_or("", String::as_str))]
+    Failed { record_id: String, failures: Vec<String> },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// A failure fetching one file.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("{url}: body ended after {got} of {expected} bytes")]
+    Short { url: String, got: u64, expected: u64 },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl FetchError {
+    fn retryable(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            Self::Transport { .. } | Self::Short { .. } => true,
+            Self::Io { .. } => false,
+        }
+    }
+}
+
+/// `url` as it may be shown: no query string, fragment or credentials.
+pub fn redact(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+/// The URL of `path` (relative, `/`-separated, decoded) under `base`, each component percent-encoded.
+pub fn file_url(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    url.set_query(base.query());
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments.pop_if_empty().extend(path.split('/'));
+    }
+    url
+}
+
+/// Archives recordings into one directory tree; cheap to share (`Arc`) between tasks archiving several
+/// recordings at once, which then share its download limit.
+pub struct Archiver {
+    ctx: Arc<Ctx>,
+}
+
+struct Ctx {
+    client: reqwest::Client,
+    root: PathBuf,
+    permits: Semaphore,
+    options: ArchiveOptions,
+}
+
+/// The result of one file's task.
+struct Done {
+    format: Format,
+    wanted: Wanted,
+    dir: String,
+    outcome: Result<Got, FetchError>,
+}
+
+enum Got {
+    /// Present: its entry, and whether it was downloaded (else reused).
+    File {
+        entry: FileEntry,
+        downloaded: Option<Downloaded>,
+    },
+    Absent {
+        url: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Downloaded {
+    received: u64,
+    resumed: bool,
+    requests: usize,
+}
+
+impl Archiver {
+    /// An archiver writing under `root` with `client` (bring your own: cookies, timeouts, proxy, TLS roots).
+    pub fn new(client: reqwest::Client, root: impl Into<PathBuf>, options: ArchiveOptions) -> Self {
+        let permits = Semaphore::new(options.concurrency.max(1));
+        Self { ctx: Arc::new(Ctx { client, root: root.into(), permits, options }) }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.ctx.root
+    }
+
+    /// Copies every file of every format of `source` into the archive, then writes its manifest. Files already
+    /// archived and matching their earlier record (manifest or journal of an interrupted run) are kept without a
+    /// request, and `.part` files are continued.
+    pub async fn archive(&self, source: &RecordingSource) -> Result<ArchiveReport, ArchiveError> {
+        let root = &self.ctx.root;
+        let record_id = &source.record_id;
+        manifest::manifest_dir(root, record_id).map_err(|_| ArchiveError::BadRecordId(record_id.clone()))?;
+        let previous = Manifest::load(root, record_id).ok();
+        let mut known: HashMap<String, FileEntry> = HashMap::new();
+        let mut known_absent: HashSet<String> = HashSet::new();
+        if let Some(m) = &previous {
+            known.extend(m.files.iter().map(|f| (f.path.clone(), f.clone())));
+            known_absent.extend(m.absent.iter().map(|a| a.path.clone()));
+        }
+        known.extend(manifest::read_journal(root, record_id).into_iter().map(|f| (f.path.clone(), f)));
+        let known = Arc::new(known);
+
+        let mut set: JoinSet<Done> = JoinSet::new();
+        let mut seen: HashSet<(Format, String)> = HashSet::new();
+        let mut formats = Vec::new();
+        let mut bases: HashMap<Format, (Url, String)> = HashMap::new();
+        for fs in &source.formats {
+            let dir = fs.format.dir(record_id).ok_or_else(|| ArchiveError::BadRecordId(record_id.clone()))?;
+            formats.push(FormatEntry { format: fs.format, dir: dir.clone(), source_base: redact(&fs.base) });
+            bases.insert(fs.format, (fs.base.clone(), dir));
+        }
+        let spawn = |set: &mut JoinSet<Done>, seen: &mut HashSet<(Format, String)>, format: Format, w: Wanted| {
+            if !seen.insert((format, w.path.clone())) {
+                return;
+            }
+            let (base, dir) = bases[&format].clone();
+            let ctx = self.ctx.clone();
+            let known = known.clone();
+            set.spawn(async move {
+                let outcome = fetch_one(&ctx, &base, &dir, format, &w, known.get(&format!("{dir}/{}", w.path))).await;
+                Done { format, wanted: w, dir, outcome }
+            });
+        };
+        let mut rejected: Vec<RejectedEntry> = Vec::new();
+        let mut absent: Vec<AbsentEntry> = Vec::new();
+        for fs in &source.formats {
+            for w in files::first_level(fs.format) {
+                let path = format!("{}/{}", bases[&fs.format].1, w.path);
+                if known_absent.contains(&path) && w.need != Need::Required {
+                    seen.insert((fs.format, w.path.clone()));
+                    absent.push(AbsentEntry { path, referenced: false });
+                    continue;
+                }
+                spawn(&mut set, &mut seen, fs.format, w);
+            }
+        }
+
+        let mut entries: Vec<FileEntry> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        let mut required_missing: Option<String> = None;
+        let (mut downloaded_files, mut downloaded_bytes, mut resumed_files, mut requests, mut reused) = (0, 0, 0, 0, 0);
+        let mut journal = JournalWriter::new(manifest::journal_path(root, record_id)?);
+        while let Some(joined) = set.join_next().await {
+            let done = match joined {
+                Ok(done) => done,
+                Err(e) => {
+                    failures.push(format!("a download task failed: {e}"));
+                    continue;
+                }
+            };
+            match done.outcome {
+                Ok(Got::File { entry, downloaded }) => {
+                    match downloaded {
+                        Some(d) => {
+                            downloaded_files += 1;
+                            downloaded_bytes += d.received;
+                            resumed_files += usize::from(d.resumed);
+                            requests += d.requests;
+                            journal.append(&entry);
+                        }
+                        None => reused += 1,
+                    }
+                    if files::is_scanned(done.format, &done.wanted.path) {
+                        let base = &bases[&done.format].0;
+                        match tokio::fs::read(self.ctx.root.join(&entry.path)).await {
+                            Ok(bytes) => {
+                                let (refs, warnings) =
+                                    files::references_of(done.format, &done.wanted.path, &bytes, Some(base));
+                                for warning in warnings {
+                                    tracing::warn!(record_id = %record_id, "{warning}");
+                                    rejected.push(RejectedEntry { format: done.format, warning });
+                                }
+                                for r in refs {
+                                    let path = format!("{}/{}", done.dir, r.path);
+                                    if known_absent.contains(&path) && !seen.contains(&(done.format, r.path.clone())) {
+                                        seen.insert((done.format, r.path.clone()));
+                                        absent.push(AbsentEntry { path, referenced: r.need != Need::Probe });
+                                        continue;
+                                    }
+                                    spawn(&mut set, &mut seen, done.format, r);
+                                }
+                            }
+                            Err(e) => failures.push(format!("{}: {e}", entry.path)),
+                        }
+                    }
+                    entries.push(entry);
+                }
+                Ok(Got::Absent { url }) => {
+                    requests += 1;
+                    let path = format!("{}/{}", done.dir, done.wanted.path);
+                    match done.wanted.need {
+                        Need::Required => required_missing = Some(url),
+                        Need::Referenced => {
+                            tracing::warn!(
+                                record_id = %record_id,
+                                "{path} is named by {} but the server does not have it",
+                                done.wanted.referenced_by.as_deref().unwrap_or("?")
+                            );
+                            absent.push(AbsentEntry { path, referenced: true });
+                        }
+                        Need::Probe => absent.push(AbsentEntry { path, referenced: false }),
+                    }
+                }
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        journal.finish();
+        if let Some(url) = required_missing {
+            return Err(ArchiveError::Required { record_id: record_id.clone(), url });
+        }
+        if !failures.is_empty() {
+            failures.sort();
+            return Err(ArchiveError::Failed { record_id: record_id.clone(), failures });
+        }
+        if let Some((_, dir)) = bases.get(&Format::Video) {
+            let has_video = files::VIDEO_MEDIA.iter().any(|m| entries.iter().any(|e| e.path == format!("{dir}/{m}")));
+            if !has_video {
+                return Err(ArchiveError::NoVideo { record_id: record_id.clone() });
+            }
+        }
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        absent.sort();
+        absent.dedup();
+        rejected.sort();
+        rejected.dedup();
+        let manifest = Manifest {
+            format_version: MANIFEST_VERSION,
+            record_id: record_id.clone(),
+            tool: format!("bbb-archive {}", env!("CARGO_PKG_VERSION")),
+            completed_at: Utc::now(),
+            formats,
+            files: entries,
+            absent,
+            rejected_references: rejected,
+        };
+        let root = self.ctx.root.clone();
+        let to_store = manifest.clone();
+        let manifest_path = tokio::task::spawn_blocking(move || to_store.store(&root))
+            .await
+            .map_err(|e| ArchiveError::Failed { record_id: record_id.clone(), failures: vec![e.to_string()] })??;
+        Ok(ArchiveReport {
+            manifest,
+            manifest_path,
+            downloaded_files,
+            downloaded_bytes,
+            reused_files: reused,
+            resumed_files,
+            requests,
+        })
+    }
+}
+
+/// Appends finished files to the journal; a failure to write it only costs a re-download later.
+struct JournalWriter {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl JournalWriter {
+    fn new(path: PathBuf) -> Self {
+        Self { path, file: None }
+    }
+
+    fn append(&mut self, entry: &FileEntry) {
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            self.file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).ok();
+        }
+        if let (Some(f), Ok(mut line)) = (self.file.as_mut(), serde_json::to_vec(entry)) {
+            line.push(b'\n');
+            let _ = f.write_all(&line);
+        }
+    }
+
+    fn finish(self) {
+        if let Some(f) = self.file {
+            let _ = f.sync_all();
+        }
+    }
+}
+
+async fn fetch_one(
+    ctx: &Ctx,
+    base: &Url,
+    dir: &str,
+    format: Format,
+    wanted: &Wanted,
+    known: Option<&FileEntry>,
+) -> Result<Got, FetchError> {
+    let _permit = ctx
+        .permits
+        .acquire()
+        .await
+        .map_err(|e| FetchError::Transport { url: redact(base), message: format!("archiver closed: {e}") })?;
+    let rel = format!("{dir}/{}", wanted.path);
+    let dest = ctx.root.join(&rel);
+    if let Some(known) = known
+        && let Ok(meta) = tokio::fs::metadata(&dest).await
+        && meta.is_file()
+        && meta.len() == known.size
+        && let Ok((_, sha)) = hash_file(&dest).await
+        && sha == known.sha256
+    {
+        return Ok(Got::File { entry: known.clone(), downloaded: None });
+    }
+    let url = file_url(base, &wanted.path);
+    let mut result = download(ctx, &url, &dest).await?;
+    // BBB serves the video page as the directory index; some front ends only answer the directory URL.
+    if result.is_none() && format == Format::Video && wanted.path == "index.html" {
+        result = download(ctx, base, &dest).await?;
+    }
+    match result {
+        Some((size, sha256, downloaded)) => Ok(Got::File {
+            entry: FileEntry { path: rel, size, sha256, fetched_at: Utc::now() },
+            downloaded: Some(downloaded),
+        }),
+        None => Ok(Got::Absent { url: redact(&url) }),
+    }
+}
+
+/// The `.part` file next to `dest`.
+pub fn part_path(dest: &Path) -> PathBuf {
+    let mut name = dest.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    dest.with_file_name(name)
+}
+
+/// Downloads `url` to `dest` with retries; `None` for 404/410.
+async fn download(ctx: &Ctx, url: &Url, dest: &Path) -> Result<Option<(u64, String, Downloaded)>, FetchError> {
+    let mut stats = Downloaded { received: 0, resumed: false, requests: 0 };
+    let mut attempt = 0;
+    loop {
+        match attempt_once(ctx, url, dest, &mut stats).await {
+            Ok(Some((size, sha))) => return Ok(Some((size, sha, stats))),
+            Ok(None) => return Ok(None),
+            Err(e) if e.retryable() && attempt < ctx.options.retries => {
+                attempt += 1;
+                tracing::debug!("retrying ({attempt}): {e}");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn transport(url: &Url, e: reqwest::Error) -> FetchError {
+    FetchError::Transport { url: redact(url), message: e.without_url().to_string() }
+}
+
+/// `start` and `total` of a `Content-Range: bytes start-end/total` header.
+fn content_range(value: Option<&reqwest::header::HeaderValue>) -> Option<(u64, Option<u64>)> {
+    let v = value?.to_str().ok()?.strip_prefix("bytes ")?;
+    let (range, total) = v.split_once('/')?;
+    let start = range.split_once('-')?.0.trim().parse().ok()?;
+    Some((start, total.trim().parse().ok()))
+}
+
+async fn attempt_once(
+    ctx: &Ctx,
+    url: &Url,
+    dest: &Path,
+    stats: &mut Downloaded,
+) -> Result<Option<(u64, String)>, FetchError> {
+    let part = part_path(dest);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FetchError::Io { path, source }
+    };
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
+    }
+    let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+    let mut request = ctx.client.get(url.clone());
+    if have > 0 {
+        request = request.header(RANGE, format!("bytes={have}-"));
+    }
+    stats.requests += 1;
+    let mut response = request.send().await.map_err(|e| transport(url, e))?;
+    let status = response.status();
+    if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Ok(None);
+    }
+    if status == StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
+        // The `.part` is as long as the file or longer: it cannot be trusted; start over.
+        tokio::fs::remove_file(&part).await.map_err(io(&part))?;
+        return Err(FetchError::Transport { url: redact(url), message: "range not satisfiable; restarting".into() });
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status { url: redact(url), status: status.as_u16() });
+    }
+    let range = (status == StatusCode::PARTIAL_CONTENT).then(|| content_range(response.headers().get(CONTENT_RANGE)));
+    let (mut hasher, mut size, expected, file) = match range {
+        Some(Some((start, total))) if have > 0 && start == have => {
+            let (hasher, size) = hash_prefix(&part).await.map_err(io(&part))?;
+            let file = tokio::fs::OpenOptions::new().append(true).open(&part).await.map_err(io(&part))?;
+            stats.resumed = true;
+            (hasher, size, total, file)
+        }
+        Some(_) => {
+            // A 206 we did not ask for, or from another offset: nothing to append to.
+            let _ = tokio::fs::remove_file(&part).await;
+            return Err(FetchError::Transport { url: redact(url), message: "unexpected partial content".into() });
+        }
+        None => {
+            let file = tokio::fs::File::create(&part).await.map_err(io(&part))?;
+            (Sha256::new(), 0, response.content_length(), file)
+        }
+    };
+    let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = writer.flush().await;
+                return Err(transport(url, e));
+            }
+        };
+        hasher.update(&chunk);
+        writer.write_all(&chunk).await.map_err(io(&part))?;
+        size += chunk.len() as u64;
+        stats.received += chunk.len() as u64;
+    }
+    writer.flush().await.map_err(io(&part))?;
+    let file = writer.into_inner();
+    if let Some(expected) = expected
+        && size != expected
+    {
+        // Keep the `.part`: the next attempt continues it.
+        return Err(FetchError::Short { url: redact(url), got: size, expected });
+    }
+    if ctx.options.fsync {
+        file.sync_all().await.map_err(io(&part))?;
+    }
+    drop(file);
+    tokio::fs::rename(&part, dest).await.map_err(io(dest))?;
+    Ok(Some((size, hex::encode(hasher.finalize()))))
+}
+
+/// SHA-256 over what a `.part` already holds, to continue hashing where the download resumes.
+async fn hash_prefix(path: &Path) -> std::io::Result<(Sha256, u64)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 256 * 1024];
+    let mut size = 0;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok((hasher, size));
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+}
+
+/// Size and lower-case hex SHA-256 of a file.
+pub async fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let (hasher, size) = hash_prefix(path).await?;
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+/// Size and lower-case hex SHA-256 of a file, without a runtime (for [`crate::verify`]).
+pub fn hash_file_blocking(path: &Path) -> std::io::Result<(u64, String)> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 256 * 1024];
+    let mut size = 0;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok((size, hex::encode(hasher.finalize())));
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+}
