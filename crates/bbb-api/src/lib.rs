@@ -11,6 +11,8 @@ pub mod server_url;
 
 pub use checksum::ChecksumAlgorithm;
 pub use client::{BbbClient, ClientError, ClientOptions, RecordingsQuery};
-pub use model::{Breakout, FormatKind, PlaybackFormat, PreviewImage, Recording, RecordingState, StateFilter};
+pub use model::{
+    Breakout, FormatKind, PlaybackFormat, PreviewImage, Recording, RecordingState, StateFilter, presentation_url_v23,
+};
 pub use response::{ApiFailure, ParseError, RecordingsPage};
 pub use server_url::{ServerUrlError, api_base_url, web_root};
