@@ -1,0 +1,194 @@
+//! Workers in separate processes: this test binary re-executes itself with `worker_subprocess` as the only test
+//! and the settings in environment variables. Workers append what they do to a shared log file (one `write` per
+//! line, opened in append mode, so lines from both processes never mix); stdin closing asks a worker to stop.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{QueueGuard, test_config, unique_queue, wait_for};
+use migrate_queue::{Admin, CancellationToken, Job, JobKind, Publisher, Worker};
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+const ENV_QUEUE: &str = "MQ_TEST_WORKER_QUEUE";
+const ENV_LOG: &str = "MQ_TEST_WORKER_LOG";
+const ENV_SLEEP_MS: &str = "MQ_TEST_WORKER_SLEEP_MS";
+const ENV_HANG_ON: &str = "MQ_TEST_WORKER_HANG_ON";
+
+/// The worker process's body; a no-op in a normal test run (no queue in the environment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_subprocess() {
+    let Ok(queue) = std::env::var(ENV_QUEUE) else { return };
+    let log = std::env::var(ENV_LOG).unwrap();
+    let sleep = Duration::from_millis(std::env::var(ENV_SLEEP_MS).ok().and_then(|s| s.parse().ok()).unwrap_or(0));
+    let hang_on = std::env::var(ENV_HANG_ON).ok();
+    let stop = CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 64];
+        let mut stdin = tokio::io::stdin();
+        while stdin.read(&mut buf).await.map(|n| n > 0).unwrap_or(false) {}
+        s.cancel();
+    });
+    let pid = std::process::id();
+    let append = move |line: String| {
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(&log).unwrap();
+        f.write_all(line.as_bytes()).unwrap();
+    };
+    let handler = move |job: Job| {
+        let append = append.clone();
+        let hang = hang_on.as_deref() == Some(job.key.as_str());
+        async move {
+            append(format!("start {} {pid} {}\n", job.key, job.redelivered));
+            if hang {
+                // "Mid-render": the parent kills this process with SIGKILL now.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            tokio::time::sleep(sleep).await;
+            append(format!("done {} {pid} {}\n", job.key, job.redelivered));
+            Ok(())
+        }
+    };
+    Worker::new(test_config(&queue)).run(handler, stop).await.unwrap();
+}
+
+fn spawn_worker(queue: &str, log: &std::path::Path, sleep_ms: u64, hang_on: Option<&str>) -> Child {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["worker_subprocess", "--exact", "--nocapture", "--test-threads=1"])
+        .env(ENV_QUEUE, queue)
+        .env(ENV_LOG, log)
+        .env(ENV_SLEEP_MS, sleep_ms.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if let Some(key) = hang_on {
+        cmd.env(ENV_HANG_ON, key);
+    }
+    cmd.spawn().unwrap()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Line {
+    event: String,
+    key: String,
+    pid: u32,
+    redelivered: bool,
+}
+
+fn read_log(path: &std::path::Path) -> Vec<Line> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.split(' ');
+            Some(Line {
+                event: parts.next()?.to_owned(),
+                key: parts.next()?.to_owned(),
+                pid: parts.next()?.parse().ok()?,
+                redelivered: parts.next()? == "true",
+            })
+        })
+        .collect()
+}
+
+fn done_keys(path: &std::path::Path) -> HashSet<String> {
+    read_log(path).into_iter().filter(|l| l.event == "done").map(|l| l.key).collect()
+}
+
+async fn wait_consumers(admin: &Admin, n: u32) {
+    wait_for("workers consuming", Duration::from_secs(15), || async { admin.counts().await.unwrap().consumers == n })
+        .await;
+}
+
+/// Closes stdin (the stop request) and expects a clean exit.
+async fn stop_gracefully(mut child: Child) {
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("worker exits").unwrap();
+    assert!(status.success(), "worker exited with {status}");
+}
+
+/// (a) Two worker processes share 50 jobs: every job is done, both took part, and a job done twice was a
+/// redelivery (at-least-once without loss; the ledger turns that into exactly-once effect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_worker_processes_share_fifty_jobs() {
+    let queue = unique_queue("two-procs");
+    let config = test_config(&queue);
+    let _guard = QueueGuard(config.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("handled.log");
+    let admin = Admin::connect(&config).await.unwrap();
+    admin.declare().await.unwrap();
+    let a = spawn_worker(&queue, &log, 10, None);
+    let b = spawn_worker(&queue, &log, 10, None);
+    wait_consumers(&admin, 2).await;
+
+    let jobs: Vec<Job> =
+        (0..50).map(|i| Job::new(format!("job-{i}"), JobKind::Claim, Some(format!("rec-{i}")), json!({}))).collect();
+    assert_eq!(Publisher::connect(&config).await.unwrap().publish_all(&jobs).await.unwrap(), 50);
+    wait_for("50 jobs done", Duration::from_secs(30), || async { done_keys(&log).len() == 50 }).await;
+    stop_gracefully(a).await;
+    stop_gracefully(b).await;
+
+    let lines = read_log(&log);
+    let mut done_by_key: HashMap<&str, Vec<&Line>> = HashMap::new();
+    for l in lines.iter().filter(|l| l.event == "done") {
+        done_by_key.entry(&l.key).or_default().push(l);
+    }
+    for job in &jobs {
+        let done = done_by_key.get(job.key.as_str()).unwrap_or_else(|| panic!("{} never done", job.key));
+        if done.len() > 1 {
+            assert!(done.iter().any(|l| l.redelivered), "{} done {} times without redelivery", job.key, done.len());
+        }
+    }
+    let pids: HashSet<u32> = lines.iter().map(|l| l.pid).collect();
+    assert_eq!(pids.len(), 2, "both workers handled jobs: {pids:?}");
+    let counts = admin.counts().await.unwrap();
+    assert_eq!((counts.main, counts.retry, counts.dead, counts.consumers), (0, 0, 0, 0));
+}
+
+/// (b) A worker killed with SIGKILL mid-job: the broker redelivers the job to the other worker, which completes
+/// it seeing `redelivered`; the jobs queued behind it (prefetch 1: not held by the dead worker) are done too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_worker_job_is_redelivered_and_completed() {
+    let queue = unique_queue("sigkill");
+    let config = test_config(&queue);
+    let _guard = QueueGuard(config.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("handled.log");
+    let admin = Admin::connect(&config).await.unwrap();
+    admin.declare().await.unwrap();
+
+    let mut victim = spawn_worker(&queue, &log, 0, Some("slow"));
+    let victim_pid = victim.id().unwrap();
+    wait_consumers(&admin, 1).await;
+    let publisher = Publisher::connect(&config).await.unwrap();
+    publisher.publish(&Job::new("slow", JobKind::Claim, Some("big".into()), json!({}))).await.unwrap();
+    let rest: Vec<Job> = (0..5).map(|i| Job::new(format!("after-{i}"), JobKind::Claim, None, json!({}))).collect();
+    publisher.publish_all(&rest).await.unwrap();
+    wait_for("the victim started the slow job", Duration::from_secs(10), || async {
+        read_log(&log).iter().any(|l| l.event == "start" && l.key == "slow" && l.pid == victim_pid)
+    })
+    .await;
+    assert_eq!(admin.counts().await.unwrap().main, 5, "prefetch 1: the victim holds only the job it runs");
+
+    victim.start_kill().unwrap(); // SIGKILL
+    let status = victim.wait().await.unwrap();
+    assert!(!status.success());
+    let survivor = spawn_worker(&queue, &log, 0, None);
+    wait_for("every job done", Duration::from_secs(20), || async { done_keys(&log).len() == 6 }).await;
+    stop_gracefully(survivor).await;
+
+    let lines = read_log(&log);
+    let slow: Vec<&Line> = lines.iter().filter(|l| l.key == "slow").collect();
+    assert!(!slow.iter().any(|l| l.event == "done" && l.pid == victim_pid), "the victim never finished");
+    let redone: Vec<&&Line> = slow.iter().filter(|l| l.event == "done").collect();
+    assert_eq!(redone.len(), 1, "{slow:?}");
+    assert!(redone[0].redelivered, "the survivor saw the redelivery flag");
+    let counts = admin.counts().await.unwrap();
+    assert_eq!((counts.main, counts.retry, counts.dead), (0, 0, 0));
+}
