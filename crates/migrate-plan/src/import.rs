@@ -159,6 +159,9 @@ pub struct ImportItem {
     pub duration_secs: u64,
     pub origin: String,
     pub source_url: String,
+    /// Every spelling of the playback URLs that counts as the same recording ([`url_variants`]).
+    #[serde(skip)]
+    pub url_variants: Vec<String>,
     pub rows: Vec<ImportRow>,
     /// Owners that were found but cannot be given a row, and why.
     pub notes: Vec<String>,
@@ -317,6 +320,7 @@ pub fn plan_import(selected: &[Selected], state: &PodState, settings: &ImportSet
             duration_secs: rec.duration().as_secs(),
             origin: migrate_inventory::origin_of(rec).to_string(),
             source_url,
+            url_variants: url_variants(rec),
             rows,
             notes,
         });

@@ -1,0 +1,121 @@
+//! Esup-Pod's database, written the way Pod's own code would write it.
+//!
+//! bbb-migrate writes rows, so no Django signal runs: everything Pod's Python code adds beyond the schema is
+//! done here — a new `auth_user` gets its `authentication_owner` profile (hash key = SHA-256 of Pod's
+//! `SECRET_KEY` + username), its site membership and its `podfile_userfolder`; timestamps are written in
+//! UTC as Django stores them on each engine. Every write for one recording is one transaction, and re-checks
+//! inside it what the plan saw, so a rerun or a concurrent worker never duplicates a row.
+//!
+//! Modules: [`users`] (accounts), [`external`] (import mode's external recordings), [`recorder`] (claim
+//! mode's recorder and the files Pod has seen), [`cleanup`] (backup, delete and restore of rows that point
+//! at the old server).
+
+pub mod cleanup;
+pub mod external;
+pub mod recorder;
+pub mod users;
+
+use chrono::{DateTime, Utc};
+use migrate_db::{Db, DbError, Engine, with_db};
+
+pub use migrate_db;
+
+/// Why Pod could not be read or written. Messages are the database's own, with what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum PodError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("{context}: {message}")]
+    Sql { context: String, message: String, unique_violation: bool },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl PodError {
+    fn sql(context: impl Into<String>) -> impl FnOnce(migrate_db::sqlx::Error) -> PodError {
+        let context = context.into();
+        move |e| {
+            let unique_violation = matches!(&e, migrate_db::sqlx::Error::Database(d) if d.is_unique_violation());
+            PodError::Sql { context, message: e.to_string(), unique_violation }
+        }
+    }
+
+    /// A UNIQUE constraint refused the write: somebody else wrote the same row meanwhile.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, PodError::Sql { unique_violation: true, .. })
+    }
+}
+
+/// The Pod database, for one Pod site.
+#[derive(Clone)]
+pub struct Pod {
+    db: Db,
+    site_id: i64,
+    has_userfolders: bool,
+}
+
+impl Pod {
+    /// Checks that the site exists and that the tables a migration needs are there.
+    pub async fn new(db: Db, site_id: i64) -> Result<Pod, PodError> {
+        let engine = db.engine();
+        let sql = format!("SELECT {} FROM django_site WHERE id = {}", engine.int("id"), engine.param(1));
+        let found: Option<i64> = with_db!(&db, pool => {
+            migrate_db::sqlx::query_scalar(&sql).bind(site_id).fetch_optional(pool).await
+        })
+        .map_err(PodError::sql("reading Pod's django_site"))?;
+        if found.is_none() {
+            return Err(PodError::Invalid(format!(
+                "Pod has no site with id {site_id} (django_site): set pod.site_id to Pod's SITE_ID"
+            )));
+        }
+        let has_userfolders = with_db!(&db, pool => {
+            migrate_db::sqlx::query("SELECT id FROM podfile_userfolder WHERE 1 = 0").fetch_all(pool).await.map(|_| ())
+        })
+        .is_ok();
+        Ok(Pod { db, site_id, has_userfolders })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn site_id(&self) -> i64 {
+        self.site_id
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await
+    }
+}
+
+/// A timestamp as a bind parameter: Django's text form (UTC), cast to `timestamptz` on PostgreSQL, taken as
+/// is by MySQL's DATETIME(6) and stored as is in SQLite's text columns.
+fn timestamp_param(engine: Engine, n: usize) -> String {
+    match engine {
+        Engine::Postgres => format!("CAST({} AS TIMESTAMPTZ)", engine.param(n)),
+        Engine::MySql | Engine::Sqlite => engine.param(n),
+    }
+}
+
+fn timestamp_value(engine: Engine, t: DateTime<Utc>) -> String {
+    let text = t.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    match engine {
+        Engine::Postgres => format!("{text}+00:00"),
+        Engine::MySql | Engine::Sqlite => text,
+    }
+}
+
+/// A timestamp column read back as UTC RFC 3339 text on every engine.
+fn timestamp_column(engine: Engine, column: &str) -> String {
+    match engine {
+        Engine::Postgres => {
+            format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        }
+        Engine::MySql => format!("DATE_FORMAT({column}, '%Y-%m-%dT%H:%i:%s.%fZ')"),
+        Engine::Sqlite => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {column})"),
+    }
+}
+
+fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
+}
