@@ -162,7 +162,13 @@ struct Ctx {
     root: PathBuf,
     permits: Semaphore,
     options: ArchiveOptions,
+    /// Directories known to exist, to spare a `create_dir_all` per file.
+    dirs: std::sync::Mutex<HashSet<PathBuf>>,
 }
+
+/// Bodies up to this size announced with a `Content-Length` are collected in memory and written, synced and
+/// renamed in one blocking call; larger ones are streamed to disk.
+const SMALL_FILE: u64 = 4 * 1024 * 1024;
 
 /// The result of one file's task.
 struct Done {
@@ -194,7 +200,8 @@ impl Archiver {
     /// An archiver writing under `root` with `client` (bring your own: cookies, timeouts, proxy, TLS roots).
     pub fn new(client: reqwest::Client, root: impl Into<PathBuf>, options: ArchiveOptions) -> Self {
         let permits = Semaphore::new(options.concurrency.max(1));
-        Self { ctx: Arc::new(Ctx { client, root: root.into(), permits, options }) }
+        let dirs = std::sync::Mutex::default();
+        Self { ctx: Arc::new(Ctx { client, root: root.into(), permits, options, dirs }) }
     }
 
     pub fn root(&self) -> &Path {
@@ -217,6 +224,12 @@ impl Archiver {
         }
         known.extend(manifest::read_journal(root, record_id).into_iter().map(|f| (f.path.clone(), f)));
         let known = Arc::new(known);
+        // One walk of what is already on disk (files and `.part`s), instead of a `stat` per wanted file.
+        let dirs: Vec<PathBuf> =
+            source.formats.iter().filter_map(|f| f.format.dir(record_id)).map(|d| root.join(d)).collect();
+        let scan_root = root.clone();
+        let on_disk =
+            Arc::new(tokio::task::spawn_blocking(move || existing_files(&scan_root, &dirs)).await.unwrap_or_default());
 
         let mut set: JoinSet<Done> = JoinSet::new();
         let mut seen: HashSet<(Format, String)> = HashSet::new();
@@ -233,9 +246,12 @@ impl Archiver {
             }
             let (base, dir) = bases[&format].clone();
             let ctx = self.ctx.clone();
-            let known = known.clone();
+            let (known, on_disk) = (known.clone(), on_disk.clone());
             set.spawn(async move {
-                let outcome = fetch_one(&ctx, &base, &dir, format, &w, known.get(&format!("{dir}/{}", w.path))).await;
+                let rel = format!("{dir}/{}", w.path);
+                let disk =
+                    OnDisk { file: on_disk.get(&rel).copied(), part: on_disk.get(&format!("{rel}.part")).copied() };
+                let outcome = fetch_one(&ctx, &base, &dir, format, &w, known.get(&rel), disk).await;
                 Done { format, wanted: w, dir, outcome }
             });
         };
@@ -399,6 +415,35 @@ impl JournalWriter {
     }
 }
 
+/// Sizes of a file and of its `.part` when the run started.
+#[derive(Debug, Clone, Copy, Default)]
+struct OnDisk {
+    file: Option<u64>,
+    part: Option<u64>,
+}
+
+/// Every file under `dirs` (relative to `root`, `/`-separated) with its size.
+fn existing_files(root: &Path, dirs: &[PathBuf]) -> HashMap<String, u64> {
+    let mut out = HashMap::new();
+    let mut stack: Vec<PathBuf> = dirs.to_vec();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else { continue };
+            let path = entry.path();
+            if kind.is_dir() {
+                stack.push(path);
+            } else if kind.is_file()
+                && let (Ok(rel), Ok(meta)) = (path.strip_prefix(root), entry.metadata())
+                && let Some(rel) = rel.to_str()
+            {
+                out.insert(rel.replace(std::path::MAIN_SEPARATOR, "/"), meta.len());
+            }
+        }
+    }
+    out
+}
+
 async fn fetch_one(
     ctx: &Ctx,
     base: &Url,
@@ -406,6 +451,7 @@ async fn fetch_one(
     format: Format,
     wanted: &Wanted,
     known: Option<&FileEntry>,
+    disk: OnDisk,
 ) -> Result<Got, FetchError> {
     let _permit = ctx
         .permits
@@ -415,19 +461,17 @@ async fn fetch_one(
     let rel = format!("{dir}/{}", wanted.path);
     let dest = ctx.root.join(&rel);
     if let Some(known) = known
-        && let Ok(meta) = tokio::fs::metadata(&dest).await
-        && meta.is_file()
-        && meta.len() == known.size
+        && disk.file == Some(known.size)
         && let Ok((_, sha)) = hash_file(&dest).await
         && sha == known.sha256
     {
         return Ok(Got::File { entry: known.clone(), downloaded: None });
     }
     let url = file_url(base, &wanted.path);
-    let mut result = download(ctx, &url, &dest).await?;
+    let mut result = download(ctx, &url, &dest, disk.part.unwrap_or(0)).await?;
     // BBB serves the video page as the directory index; some front ends only answer the directory URL.
     if result.is_none() && format == Format::Video && wanted.path == "index.html" {
-        result = download(ctx, base, &dest).await?;
+        result = download(ctx, base, &dest, 0).await?;
     }
     match result {
         Some((size, sha256, downloaded)) => Ok(Got::File {
@@ -445,12 +489,20 @@ pub fn part_path(dest: &Path) -> PathBuf {
     dest.with_file_name(name)
 }
 
-/// Downloads `url` to `dest` with retries; `None` for 404/410.
-async fn download(ctx: &Ctx, url: &Url, dest: &Path) -> Result<Option<(u64, String, Downloaded)>, FetchError> {
+/// Downloads `url` to `dest` with retries; `None` for 404/410. `part` is the size of `dest`'s `.part` when the
+/// run started (0: none).
+async fn download(
+    ctx: &Ctx,
+    url: &Url,
+    dest: &Path,
+    part: u64,
+) -> Result<Option<(u64, String, Downloaded)>, FetchError> {
     let mut stats = Downloaded { received: 0, resumed: false, requests: 0 };
     let mut attempt = 0;
     loop {
-        match attempt_once(ctx, url, dest, &mut stats).await {
+        // Later attempts look again: the failed one may have left a longer `.part`.
+        let have = if attempt == 0 { Some(part) } else { None };
+        match attempt_once(ctx, url, dest, &mut stats, have).await {
             Ok(Some((size, sha))) => return Ok(Some((size, sha, stats))),
             Ok(None) => return Ok(None),
             Err(e) if e.retryable() && attempt < ctx.options.retries => {
@@ -480,16 +532,17 @@ async fn attempt_once(
     url: &Url,
     dest: &Path,
     stats: &mut Downloaded,
+    have: Option<u64>,
 ) -> Result<Option<(u64, String)>, FetchError> {
     let part = part_path(dest);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| FetchError::Io { path, source }
     };
-    if let Some(parent) = dest.parent() {
-        tokio::fs::create_dir_all(parent).await.map_err(io(parent))?;
-    }
-    let have = tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0);
+    let have = match have {
+        Some(h) => h,
+        None => tokio::fs::metadata(&part).await.map(|m| m.len()).unwrap_or(0),
+    };
     let mut request = ctx.client.get(url.clone());
     if have > 0 {
         request = request.header(RANGE, format!("bytes={have}-"));
@@ -498,7 +551,9 @@ async fn attempt_once(
     let mut response = request.send().await.map_err(|e| transport(url, e))?;
     let status = response.status();
     if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-        let _ = tokio::fs::remove_file(&part).await;
+        if have > 0 {
+            let _ = tokio::fs::remove_file(&part).await;
+        }
         return Ok(None);
     }
     if status == StatusCode::RANGE_NOT_SATISFIABLE && have > 0 {
@@ -509,7 +564,15 @@ async fn attempt_once(
     if !status.is_success() {
         return Err(FetchError::Status { url: redact(url), status: status.as_u16() });
     }
+    if let Some(parent) = dest.parent() {
+        ensure_dir(ctx, parent).await.map_err(io(parent))?;
+    }
     let range = (status == StatusCode::PARTIAL_CONTENT).then(|| content_range(response.headers().get(CONTENT_RANGE)));
+    if range.is_none()
+        && let Some(expected) = response.content_length().filter(|&n| n <= SMALL_FILE)
+    {
+        return small_file(ctx, url, response, expected, &part, dest, stats).await.map(Some);
+    }
     let (mut hasher, mut size, expected, file) = match range {
         Some(Some((start, total))) if have > 0 && start == have => {
             let (hasher, size) = hash_prefix(&part).await.map_err(io(&part))?;
@@ -556,6 +619,61 @@ async fn attempt_once(
     drop(file);
     tokio::fs::rename(&part, dest).await.map_err(io(dest))?;
     Ok(Some((size, hex::encode(hasher.finalize()))))
+}
+
+/// Creates `dir` (and parents) once per archiver.
+async fn ensure_dir(ctx: &Ctx, dir: &Path) -> std::io::Result<()> {
+    if ctx.dirs.lock().unwrap_or_else(|e| e.into_inner()).contains(dir) {
+        return Ok(());
+    }
+    tokio::fs::create_dir_all(dir).await?;
+    ctx.dirs.lock().unwrap_or_else(|e| e.into_inner()).insert(dir.to_path_buf());
+    Ok(())
+}
+
+/// A body of announced, modest size: collected and hashed in memory, then written, synced and renamed into place
+/// in one blocking call (the `.part` step is kept, so a crash still leaves no short file under the real name).
+async fn small_file(
+    ctx: &Ctx,
+    url: &Url,
+    mut response: reqwest::Response,
+    expected: u64,
+    part: &Path,
+    dest: &Path,
+    stats: &mut Downloaded,
+) -> Result<(u64, String), FetchError> {
+    let mut body = Vec::with_capacity(expected as usize);
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, e))? {
+        hasher.update(&chunk);
+        body.extend_from_slice(&chunk);
+        stats.received += chunk.len() as u64;
+    }
+    let size = body.len() as u64;
+    if size != expected {
+        return Err(FetchError::Short { url: redact(url), got: size, expected });
+    }
+    let shown = dest.to_path_buf();
+    let (part, dest, fsync) = (part.to_path_buf(), dest.to_path_buf(), ctx.options.fsync);
+    let written = tokio::task::spawn_blocking(move || -> Result<(), FetchError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| FetchError::Io { path, source }
+        };
+        let mut file = std::fs::File::create(&part).map_err(io(&part))?;
+        file.write_all(&body).map_err(io(&part))?;
+        if fsync {
+            file.sync_all().map_err(io(&part))?;
+        }
+        drop(file);
+        std::fs::rename(&part, &dest).map_err(io(&dest))
+    })
+    .await;
+    match written {
+        Ok(result) => result?,
+        Err(e) => return Err(FetchError::Io { path: shown, source: std::io::Error::other(e) }),
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// SHA-256 over what a `.part` already holds, to continue hashing where the download resumes.

@@ -107,6 +107,7 @@ impl Config {
         self.check_greenlight(&mut problems);
         self.check_owners(&mut problems);
         self.check_render(&mut problems);
+        self.check_claim(&mut problems);
         self.check_queue(&mut problems);
         problems
     }
@@ -212,6 +213,12 @@ impl Config {
                 format!("`{}` is neither `username` nor `email`", pod.match_users_by),
                 "set pod.match_users_by to \"username\" (the default) or \"email\"",
             ));
+        }
+    }
+
+    fn check_claim(&self, problems: &mut Vec<Problem>) {
+        if let Some(Err(message)) = self.claim.mode_bits() {
+            problems.push(Problem::error("claim.mode", message, "write the permissions in octal, e.g. mode = \"0664\""));
         }
     }
 

@@ -20,7 +20,8 @@ pub const CONFIG_PATH_ENV: &str = "BBB_MIGRATE_CONFIG";
 pub const DEFAULT_FILE_NAME: &str = "bbb-migrate.toml";
 
 /// The top-level sections, i.e. what may follow `BBB_MIGRATE_`.
-const SECTIONS: [&str; 9] = ["source", "ledger", "pod", "moodle", "greenlight", "owners", "notice", "render", "queue"];
+const SECTIONS: [&str; 10] =
+    ["source", "ledger", "pod", "moodle", "greenlight", "owners", "notice", "render", "claim", "queue"];
 
 /// The sections that are arrays of tables (`[[moodle]]`), set by `BBB_MIGRATE_<SECTION>__<N>__<KEY>`.
 const ARRAY_SECTIONS: [&str; 2] = ["moodle", "greenlight"];

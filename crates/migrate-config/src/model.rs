@@ -24,6 +24,7 @@ pub struct Config {
     pub owners: OwnersConfig,
     pub notice: NoticeConfig,
     pub render: RenderConfig,
+    pub claim: ClaimConfig,
     pub queue: QueueConfig,
 }
 
@@ -305,6 +306,34 @@ pub struct RenderConfig {
 impl Default for RenderConfig {
     fn default() -> Self {
         Self { size: "1280x720".to_owned(), layout: "auto".to_owned(), ffmpeg: "ffmpeg".to_owned() }
+    }
+}
+
+/// `[claim]`: the video files claim mode writes into the recorder directory. Pod's encoders usually run as
+/// another user than bbb-migrate, so the files can be handed over (`chown`/`chmod`) before Pod sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaimConfig {
+    /// User name or numeric uid the files are given to.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient::optional_string")]
+    pub owner: Option<String>,
+    /// Group name or numeric gid.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient::optional_string")]
+    pub group: Option<String>,
+    /// Octal permissions, e.g. "0664".
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient::optional_string")]
+    pub mode: Option<String>,
+}
+
+impl ClaimConfig {
+    /// The `mode` key as permission bits, if set and valid octal.
+    pub fn mode_bits(&self) -> Option<Result<u32, String>> {
+        self.mode.as_deref().map(|m| {
+            u32::from_str_radix(m.trim().trim_start_matches("0o"), 8)
+                .ok()
+                .filter(|bits| *bits <= 0o7777)
+                .ok_or_else(|| format!("`{m}` is not an octal file mode like \"0664\""))
+        })
     }
 }
 

@@ -28,6 +28,9 @@ fn full_config() -> Config {
     });
     config.owners.ignore_servers = vec!["a.univ.fr".into(), "b.univ.fr".into()];
     config.queue.amqp_url = Some(Secret::new("amqp://rabbit/vhost"));
+    config.claim.owner = Some("pod".into());
+    config.claim.group = Some("pod".into());
+    config.claim.mode = Some("0664".into());
     config
 }
 

@@ -373,3 +373,80 @@ async fn refused_credentials_are_fatal_and_masked() {
     let stats = tokio::time::timeout(Duration::from_secs(5), handle).await.unwrap().unwrap().unwrap();
     assert_eq!(stats, WorkerStats::default());
 }
+
+/// (c, management side) An operator closes the worker's connection on the broker (`rabbitmqctl
+/// close_connection`, what the management UI's "force close" does): the worker reconnects and finishes. Also
+/// checks that the negotiated heartbeat is the configured 30 s. Skipped when `rabbitmqctl` cannot reach the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_survives_connection_closed_by_the_broker() {
+    let queue = unique_queue("forced-close");
+    let mut config = test_config(&queue);
+    config.connection_name = queue.clone();
+    let _guard = QueueGuard(config.clone());
+    if rabbitmqctl(&["list_connections", "--formatter", "json", "name"]).await.is_none() {
+        eprintln!("skipped: rabbitmqctl cannot reach the broker");
+        return;
+    }
+    let batch = jobs("f", 30);
+    Publisher::connect(&config).await.unwrap().publish_all(&batch).await.unwrap();
+    let seen = Seen::default();
+    let s = seen.clone();
+    let (stop, handle) = spawn_worker(config.clone(), move |job: Job| {
+        let s = s.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            s.record(&job.key, job.redelivered);
+            Ok(())
+        }
+    });
+    wait_for("5 jobs handled", Duration::from_secs(10), || async { seen.distinct() >= 5 }).await;
+    let listed = rabbitmqctl(&["list_connections", "--formatter", "json", "name", "timeout", "client_properties"])
+        .await
+        .expect("rabbitmqctl list_connections");
+    let connections: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    let ours: Vec<&serde_json::Value> = connections
+        .iter()
+        .filter(|c| c["client_properties"].to_string().contains(&format!("{queue} worker")))
+        .collect();
+    assert_eq!(ours.len(), 1, "{listed}");
+    assert_eq!(ours[0]["timeout"], 30, "negotiated heartbeat");
+    let name = ours[0]["name"].as_str().unwrap();
+    rabbitmqctl(&["close_connection", name, "closed by the operator (test)"]).await.expect("close_connection");
+    wait_for("all 30 jobs handled", Duration::from_secs(20), || async { seen.distinct() == 30 }).await;
+    let stats = stop_worker(stop, handle).await;
+    assert!(stats.disconnects >= 1, "{stats:?}");
+    seen.assert_at_least_once(&keys(&batch));
+}
+
+/// The main queue is deleted under a running worker (the broker cancels its consumer; the channel-level
+/// failure): the worker re-declares the topology and goes on with new jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_redeclares_after_its_queue_is_deleted() {
+    let config = test_config(&unique_queue("deleted"));
+    let _guard = QueueGuard(config.clone());
+    let seen = Seen::default();
+    let s = seen.clone();
+    let (stop, handle) = spawn_worker(config.clone(), move |job: Job| {
+        let s = s.clone();
+        async move {
+            s.record(&job.key, job.redelivered);
+            Ok(())
+        }
+    });
+    let admin = Admin::connect(&config).await.unwrap();
+    wait_for("worker consuming", Duration::from_secs(10), || async { admin.counts().await.unwrap().consumers == 1 })
+        .await;
+    admin.delete_all().await.unwrap();
+    wait_for("worker back", Duration::from_secs(10), || async { admin.counts().await.unwrap().consumers == 1 }).await;
+    let batch = jobs("d", 5);
+    Publisher::connect(&config).await.unwrap().publish_all(&batch).await.unwrap();
+    wait_for("jobs handled", Duration::from_secs(10), || async { seen.distinct() == 5 }).await;
+    let stats = stop_worker(stop, handle).await;
+    assert!(stats.disconnects >= 1, "{stats:?}");
+}
+
+/// Runs `rabbitmqctl` with `args`; `None` when it is missing or fails.
+async fn rabbitmqctl(args: &[&str]) -> Option<String> {
+    let out = tokio::process::Command::new("rabbitmqctl").args(args).arg("--quiet").output().await.ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
