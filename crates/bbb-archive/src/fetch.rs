@@ -644,10 +644,23 @@ async fn small_file(
 ) -> Result<(u64, String), FetchError> {
     let mut body = Vec::with_capacity(expected as usize);
     let mut hasher = Sha256::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(url, e))? {
-        hasher.update(&chunk);
-        body.extend_from_slice(&chunk);
-        stats.received += chunk.len() as u64;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                hasher.update(&chunk);
+                body.extend_from_slice(&chunk);
+                stats.received += chunk.len() as u64;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                // Keep what arrived, so that the next attempt asks only for the rest.
+                if !body.is_empty() {
+                    let part = part.to_path_buf();
+                    let _ = tokio::task::spawn_blocking(move || std::fs::write(part, body)).await;
+                }
+                return Err(transport(url, e));
+            }
+        }
     }
     let size = body.len() as u64;
     if size != expected {
