@@ -172,7 +172,11 @@ impl Manifest {
 
     /// The entry of `path` (relative to the archive root).
     pub fn file(&self, path: &str) -> Option<&FileEntry> {
-        self.files.binary_search_by(|f| f.path.as_str().cmp(path)).ok().map(|i| &self.files[i])
+        // Sorted when written; a hand-edited manifest may not be, hence the fallback.
+        match self.files.binary_search_by(|f| f.path.as_str().cmp(path)) {
+            Ok(i) => Some(&self.files[i]),
+            Err(_) => self.files.iter().find(|f| f.path == path),
+        }
     }
 
     /// Total bytes of the archived files.
