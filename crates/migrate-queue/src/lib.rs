@@ -31,6 +31,35 @@
 //!   never crashing a worker. A handler panic counts as a retryable failure.
 //!
 //! The AMQP URL's password is masked in every error and log line ([`mask_url`]).
+//!
+//! # Use
+//! ```no_run
+//! use migrate_queue::{CancellationToken, Job, JobError, JobHandler, JobKind, Publisher, QueueConfig, Worker};
+//!
+//! struct Migrate; // holds the ledger, the Pod client…
+//!
+//! impl JobHandler for Migrate {
+//!     async fn handle(&self, job: Job) -> Result<(), JobError> {
+//!         // Check the ledger under job.key first: a redelivered job may already be done.
+//!         match job.kind {
+//!             JobKind::Claim => Ok(()),
+//!             _ => Err(JobError::permanent("not supported yet")),
+//!         }
+//!     }
+//! }
+//!
+//! # async fn example() -> Result<(), migrate_queue::QueueError> {
+//! let config = QueueConfig::new("amqp://guest:guest@127.0.0.1:5672/%2f");
+//! let plan = vec![Job::new("claim:rec-1", JobKind::Claim, Some("rec-1".into()), serde_json::json!({}))];
+//! Publisher::connect(&config).await?.publish_all(&plan).await?;
+//!
+//! let stop = CancellationToken::new(); // cancel it on SIGTERM
+//! let stats = Worker::new(config).run(Migrate, stop).await?;
+//! println!("{} jobs done", stats.succeeded);
+//! # Ok(()) }
+//! ```
+//! Handlers run on the caller's tokio runtime: long CPU-bound or blocking work belongs in `spawn_blocking` or a
+//! child process, so that heartbeats and acks keep flowing.
 
 mod admin;
 mod config;

@@ -119,6 +119,10 @@ impl Worker {
     /// and reconnects with backoff whenever the connection or channel is lost. After `stop`, no new job is taken;
     /// running handlers get `shutdown_grace` to finish, then their jobs are nacked with requeue.
     ///
+    /// When the connection drops while handlers run, they are left to finish before reconnecting (their work is
+    /// not wasted; their acks are lost, so the broker redelivers those jobs with `redelivered` set and the
+    /// ledger check makes the redelivery cheap).
+    ///
     /// Returns an error only for problems reconnecting cannot fix (bad URL, refused credentials, unknown vhost,
     /// a queue declared elsewhere with other arguments).
     pub async fn run<H: JobHandler>(&self, handler: H, stop: CancellationToken) -> Result<WorkerStats, QueueError> {

@@ -1,6 +1,10 @@
 //! Workers in separate processes: this test binary re-executes itself with `worker_subprocess` as the only test
 //! and the settings in environment variables. Workers append what they do to a shared log file (one `write` per
 //! line, opened in append mode, so lines from both processes never mix); stdin closing asks a worker to stop.
+//!
+//! The handler stands in for the ledger's idempotency check with a marker file per key created with
+//! `create_new`: the first handler to finish a key does the "effect" (`done`), a later one for the same key only
+//! acks (`skip`). So the tests check both at-least-once delivery and the exactly-once effect built on it.
 
 mod common;
 
@@ -19,6 +23,7 @@ const ENV_QUEUE: &str = "MQ_TEST_WORKER_QUEUE";
 const ENV_LOG: &str = "MQ_TEST_WORKER_LOG";
 const ENV_SLEEP_MS: &str = "MQ_TEST_WORKER_SLEEP_MS";
 const ENV_HANG_ON: &str = "MQ_TEST_WORKER_HANG_ON";
+const ENV_EFFECTS: &str = "MQ_TEST_WORKER_EFFECTS";
 
 /// The worker process's body; a no-op in a normal test run (no queue in the environment).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,6 +32,7 @@ async fn worker_subprocess() {
     let log = std::env::var(ENV_LOG).unwrap();
     let sleep = Duration::from_millis(std::env::var(ENV_SLEEP_MS).ok().and_then(|s| s.parse().ok()).unwrap_or(0));
     let hang_on = std::env::var(ENV_HANG_ON).ok();
+    let effects = std::path::PathBuf::from(std::env::var(ENV_EFFECTS).unwrap());
     let stop = CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {
@@ -42,6 +48,7 @@ async fn worker_subprocess() {
     };
     let handler = move |job: Job| {
         let append = append.clone();
+        let marker = effects.join(&job.key);
         let hang = hang_on.as_deref() == Some(job.key.as_str());
         async move {
             append(format!("start {} {pid} {}\n", job.key, job.redelivered));
@@ -50,7 +57,12 @@ async fn worker_subprocess() {
                 tokio::time::sleep(Duration::from_secs(60)).await;
             }
             tokio::time::sleep(sleep).await;
-            append(format!("done {} {pid} {}\n", job.key, job.redelivered));
+            let event = match std::fs::OpenOptions::new().write(true).create_new(true).open(&marker) {
+                Ok(_) => "done",
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => "skip",
+                Err(e) => return Err(migrate_queue::JobError::retryable(e)),
+            };
+            append(format!("{event} {} {pid} {}\n", job.key, job.redelivered));
             Ok(())
         }
     };
@@ -58,11 +70,14 @@ async fn worker_subprocess() {
 }
 
 fn spawn_worker(queue: &str, log: &std::path::Path, sleep_ms: u64, hang_on: Option<&str>) -> Child {
+    let effects = log.parent().unwrap().join("effects");
+    std::fs::create_dir_all(&effects).unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
     cmd.args(["worker_subprocess", "--exact", "--nocapture", "--test-threads=1"])
         .env(ENV_QUEUE, queue)
         .env(ENV_LOG, log)
         .env(ENV_SLEEP_MS, sleep_ms.to_string())
+        .env(ENV_EFFECTS, effects)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -96,8 +111,25 @@ fn read_log(path: &std::path::Path) -> Vec<Line> {
         .collect()
 }
 
+/// Keys whose effect happened.
 fn done_keys(path: &std::path::Path) -> HashSet<String> {
     read_log(path).into_iter().filter(|l| l.event == "done").map(|l| l.key).collect()
+}
+
+/// Every key's effect happened exactly once; a key handled more than once was redelivered.
+fn assert_exactly_once_effect(lines: &[Line], keys: &[String]) {
+    let mut by_key: HashMap<&str, Vec<&Line>> = HashMap::new();
+    for l in lines.iter().filter(|l| l.event == "done" || l.event == "skip") {
+        by_key.entry(&l.key).or_default().push(l);
+    }
+    for key in keys {
+        let handled = by_key.get(key.as_str()).unwrap_or_else(|| panic!("{key} never handled"));
+        let effects = handled.iter().filter(|l| l.event == "done").count();
+        assert_eq!(effects, 1, "{key}: effect happened {effects} times: {handled:?}");
+        if handled.len() > 1 {
+            assert!(handled.iter().any(|l| l.redelivered), "{key} handled {} times without redelivery", handled.len());
+        }
+    }
 }
 
 async fn wait_consumers(admin: &Admin, n: u32) {
@@ -112,8 +144,8 @@ async fn stop_gracefully(mut child: Child) {
     assert!(status.success(), "worker exited with {status}");
 }
 
-/// (a) Two worker processes share 50 jobs: every job is done, both took part, and a job done twice was a
-/// redelivery (at-least-once without loss; the ledger turns that into exactly-once effect).
+/// (a) Two worker processes share 50 jobs: every job's effect happens exactly once, both workers took part, a
+/// job handled twice was a redelivery (at-least-once without loss), and both stop cleanly when asked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_share_fifty_jobs() {
     let queue = unique_queue("two-procs");
@@ -135,16 +167,7 @@ async fn two_worker_processes_share_fifty_jobs() {
     stop_gracefully(b).await;
 
     let lines = read_log(&log);
-    let mut done_by_key: HashMap<&str, Vec<&Line>> = HashMap::new();
-    for l in lines.iter().filter(|l| l.event == "done") {
-        done_by_key.entry(&l.key).or_default().push(l);
-    }
-    for job in &jobs {
-        let done = done_by_key.get(job.key.as_str()).unwrap_or_else(|| panic!("{} never done", job.key));
-        if done.len() > 1 {
-            assert!(done.iter().any(|l| l.redelivered), "{} done {} times without redelivery", job.key, done.len());
-        }
-    }
+    assert_exactly_once_effect(&lines, &jobs.iter().map(|j| j.key.clone()).collect::<Vec<_>>());
     let pids: HashSet<u32> = lines.iter().map(|l| l.pid).collect();
     assert_eq!(pids.len(), 2, "both workers handled jobs: {pids:?}");
     let counts = admin.counts().await.unwrap();
@@ -184,6 +207,9 @@ async fn sigkilled_worker_job_is_redelivered_and_completed() {
     stop_gracefully(survivor).await;
 
     let lines = read_log(&log);
+    let mut all_keys: Vec<String> = rest.iter().map(|j| j.key.clone()).collect();
+    all_keys.push("slow".into());
+    assert_exactly_once_effect(&lines, &all_keys);
     let slow: Vec<&Line> = lines.iter().filter(|l| l.key == "slow").collect();
     assert!(!slow.iter().any(|l| l.event == "done" && l.pid == victim_pid), "the victim never finished");
     let redone: Vec<&&Line> = slow.iter().filter(|l| l.event == "done").collect();
