@@ -32,6 +32,13 @@
 //!
 //! The AMQP URL's password is masked in every error and log line ([`mask_url`]).
 //!
+//! # Limits
+//! - Attempts count handler failures only. A job that kills its worker every time (SIGKILL, OOM) is redelivered
+//!   without bound on these classic queues; the ledger's lease (host, pid, expiry) is where such a job shows.
+//! - The broker does not deduplicate: publishing a plan twice queues every job twice, and the ledger check makes
+//!   the second copy an ack without work.
+//! - [`Publisher`] does not reconnect; a failed batch is an error and is published again by the caller.
+//!
 //! # Use
 //! ```no_run
 //! use migrate_queue::{CancellationToken, Job, JobError, JobHandler, JobKind, Publisher, QueueConfig, Worker};
