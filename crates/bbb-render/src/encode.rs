@@ -64,8 +64,14 @@ enum Container {
 }
 
 impl Container {
+    /// From the extension; `name.mp4.part` is an MP4 too, so that callers can render under a name that
+    /// watchers of video extensions (Pod's recorder scan) ignore until they rename it.
     fn of(path: &Path) -> Result<Container, RenderError> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext_of = |p: &Path| p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let mut ext = ext_of(path);
+        if ext == "part" {
+            ext = ext_of(Path::new(path.file_stem().unwrap_or_default()));
+        }
         match ext.as_str() {
             "mp4" | "m4v" | "mov" => Ok(Container::Mp4),
             "webm" => Ok(Container::WebM),
@@ -352,7 +358,8 @@ pub async fn render_to_file(
     let moving = areas.webcam.is_some() || (media.deskshare.is_some() && !timeline.deskshare.is_empty());
     let fps = options.fps.unwrap_or(if moving { 15 } else { 5 }).clamp(1, 60);
 
-    let temp = Remove(Some(temp_path(output, &format!("part.{}", container.format()))));
+    // Never a video extension: directory watchers (Pod's recorder scan) must not take a partial file.
+    let temp = Remove(Some(temp_path(output, "part")));
     let temp_file = temp.0.clone().unwrap_or_default();
     let chapters =
         (options.chapters && !timeline.chapters.is_empty()).then(|| Remove(Some(temp_path(output, "chapters.txt"))));

@@ -64,6 +64,31 @@ pub enum Command {
     /// AAC), .webm (VP9 + Opus) or .mkv. The file appears under its name only once verified.
     Render(RenderArgs),
 
+    /// Show exactly what `migrate` would do: every row or file, per owner, with totals. Writes nothing
+    ///
+    /// --mode import: the Pod external recordings (and Pod users) that would be created, and those already
+    /// there. --mode claim: every video file that would be copied or rendered into the recorder directory,
+    /// with sizes and the free disk it needs. Pod is only read; not even the ledger is written.
+    Plan(PlanArgs),
+
+    /// Migrate the selected recordings into Pod: option 2 (--mode import) or option 1 (--mode claim)
+    ///
+    /// import: for each recording and each of its owners, a Pod external recording of type BigBlueButton
+    /// pointing at the old playback; owners unknown to Pod get an account. claim: each recording as a video
+    /// file in the directory of the Pod recorder `pod.recorder_id`, claimable in Pod once its scan runs (the
+    /// server's video playback is copied, presentations are rendered natively). Rerunning is safe: nothing is
+    /// created twice and nothing finished is redone. --dry-run is `plan`.
+    Migrate(MigrateArgs),
+
+    /// Delete the Pod external recordings that point at the old server, after saving every row to a file
+    ///
+    /// Rows are selected by the exact prefix of the old server's web address (source.url), shown with their
+    /// owners, written to --backup, then deleted in one transaction. `restore` puts them back.
+    Cleanup(CleanupArgs),
+
+    /// Put back the external recordings that `cleanup --backup FILE` deleted
+    Restore(RestoreArgs),
+
     /// Let Pod's own "import a BBB recording" use bbb-migrate instead of bbb-recorder (Chrome + Xvfb)
     #[command(subcommand)]
     PodPlugin(PodPluginCommand),
@@ -237,6 +262,76 @@ pub struct NoticeArgs {
     /// Take the message away again
     #[arg(long)]
     pub remove: bool,
+}
+
+/// The two ways recordings go to Pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// Option 2: Pod external recordings pointing at the old playback, for each owner
+    Import,
+    /// Option 1: video files in a Pod recorder's directory, to be claimed in Pod
+    Claim,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Import => "import",
+            Mode::Claim => "claim",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// import (option 2) or claim (option 1)
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write the plan to this file instead of standard output
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// import (option 2) or claim (option 1)
+    #[arg(long, value_enum)]
+    pub mode: Mode,
+    /// Only show what would be done (same as `plan`)
+    #[arg(long, visible_alias = "dry")]
+    pub dry_run: bool,
+    /// Recordings worked on at once [default: import 8; claim half the cores, since one ffmpeg uses several]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Write the run's report (JSON) here [default: bbb-migrate-report-<mode>-<time>.json]
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// Only show the rows that would be deleted
+    #[arg(long, visible_alias = "dry")]
+    pub dry_run: bool,
+    /// Write every deleted row to this JSON file first (required to delete)
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    pub backup: Option<PathBuf>,
+    /// Select rows by this URL prefix instead of the old server's web address (source.url)
+    #[arg(long, value_name = "URL")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A file written by `cleanup --backup`
+    pub backup: PathBuf,
 }
 
 #[derive(Debug, Args)]

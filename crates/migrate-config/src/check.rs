@@ -218,7 +218,11 @@ impl Config {
 
     fn check_claim(&self, problems: &mut Vec<Problem>) {
         if let Some(Err(message)) = self.claim.mode_bits() {
-            problems.push(Problem::error("claim.mode", message, "write the permissions in octal, e.g. mode = \"0664\""));
+            problems.push(Problem::error(
+                "claim.mode",
+                message,
+                "write the permissions in octal, e.g. mode = \"0664\"",
+            ));
         }
     }
 

@@ -1,7 +1,8 @@
-//! A Pod database for the demo and the tests: SQLite with the tables Esup-Pod 4.1's migrations create (the
+//! A Pod database for the demo and the tests: SQLite with all the tables Esup-Pod 4.1's migrations create (the
 //! schema in `tests/fixtures/pod/`), holding what a real Pod would hold for the generated recordings — the
-//! site, an administrator, and one meeting per Pod recording with its owner (and, for some, an additional
-//! owner). A meeting number drawn twice keeps its first name, as a meeting renamed after a recording does.
+//! site, an administrator, one meeting per Pod recording with its owner (and, for some, an additional
+//! owner), and a recorder whose directory receives claimable files ([`RECORDER_ID`], [`RECORDER_DIRECTORY`]).
+//! A meeting number drawn twice keeps its first name, as a meeting renamed after a recording does.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,8 +11,12 @@ use migrate_db::sqlx::{self, Connection, SqliteConnection};
 
 use crate::recording::DemoRecording;
 
-/// Pod 4.1's tables a BBB migration touches, as its own migrations create them on SQLite.
-pub const POD_SCHEMA_SQLITE: &str = include_str!("../../../tests/fixtures/pod/bbb-tables.sqlite.sql");
+/// Pod 4.1's tables, as its own migrations create them on SQLite.
+pub const POD_SCHEMA_SQLITE: &str = include_str!("../../../tests/fixtures/pod/schema.sqlite.sql");
+
+/// The demo Pod's recorder for claim mode, and its directory under the recorder path.
+pub const RECORDER_ID: i64 = 1;
+pub const RECORDER_DIRECTORY: &str = "bbb-migration";
 
 const PEOPLE: &[(&str, &str, &str)] = &[
     ("cmartin", "Claire", "Martin"),
@@ -100,6 +105,22 @@ pub async fn create(path: &Path, recordings: &[DemoRecording]) -> Result<String,
                 .await?;
         }
     }
+    sqlx::query("INSERT INTO video_type (id, title, slug) VALUES (1, 'Other', 'other')").execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO recorder_recorder (id, name, description, address_ip, salt, credentials_login, \
+         credentials_password, recording_type, publication_auto, is_draft, is_restricted, cursus, main_lang, \
+         transcript, allow_downloading, is_360, disable_comment, directory, type_id, user_id) \
+         VALUES (?, 'Ancien serveur BBB', 'Enregistrements BBB à revendiquer', '127.0.0.2', 'salt', '', '', 'video', \
+         0, 1, 0, '0', 'fr', '', 0, 0, 0, ?, 1, NULL)",
+    )
+    .bind(RECORDER_ID)
+    .bind(RECORDER_DIRECTORY)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO recorder_recorder_sites (recorder_id, site_id) VALUES (?, 1)")
+        .bind(RECORDER_ID)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     db.close().await?;
     Ok(format!("sqlite://{}", path.display()))

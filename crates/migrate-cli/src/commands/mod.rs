@@ -1,9 +1,12 @@
 //! One module per command.
 
 mod bench;
+mod claim;
+mod cleanup;
 mod config;
 mod demo;
 mod inventory;
+mod migrate;
 mod notice;
 mod owners;
 mod pod_plugin;
@@ -20,6 +23,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(cmd) => config::run(cli.config.as_deref(), cmd).await,
         Command::Inventory(args) => inventory::run(cli.config.as_deref(), args).await,
         Command::Notice(args) => notice::run(cli.config.as_deref(), args).await,
+        Command::Plan(args) => migrate::plan(cli.config.as_deref(), args).await,
+        Command::Migrate(args) => migrate::migrate(cli.config.as_deref(), args).await,
+        Command::Cleanup(args) => cleanup::cleanup(cli.config.as_deref(), args).await,
+        Command::Restore(args) => cleanup::restore(cli.config.as_deref(), args).await,
         Command::Render(args) => render::run(cli.config.as_deref(), args).await,
         Command::PodPlugin(cmd) => pod_plugin::run(cli.config.as_deref(), cmd),
         Command::Owners(args) => owners::run(cli.config.as_deref(), args).await,

@@ -113,7 +113,7 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
 }
 
 /// The old server's web root and the recordID, from a playback URL or a bare recordID.
-fn locate(source: &str, config: &migrate_config::Config) -> anyhow::Result<(url::Url, String)> {
+pub(super) fn locate(source: &str, config: &migrate_config::Config) -> anyhow::Result<(url::Url, String)> {
     if source.starts_with("http://") || source.starts_with("https://") {
         let url = url::Url::parse(source).context("not a valid playback URL")?;
         let from_query = url.query_pairs().find(|(k, _)| k == "meetingId").map(|(_, v)| v.into_owned());
@@ -151,7 +151,7 @@ fn is_record_id(s: &str) -> bool {
 /// Fetches the published files of `record_id` into `dir`: the known files, then the slide images that
 /// shapes.svg names. Missing files are normal (not every recording has every file); files already there are
 /// kept (a kept directory resumes).
-async fn download(web_root: &url::Url, record_id: &str, dir: &Path) -> anyhow::Result<usize> {
+pub(super) async fn download(web_root: &url::Url, record_id: &str, dir: &Path) -> anyhow::Result<usize> {
     let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600)).build()?;
     let base = web_root.join(&format!("presentation/{record_id}/"))?;
     let mut count = 0;
@@ -194,16 +194,32 @@ pub(super) async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, di
     Ok(found)
 }
 
-/// GET `url` into `target`, streamed; `false` on a 404. Errors carry no URL (it may hold a token).
-async fn fetch_to(http: &reqwest::Client, url: url::Url, target: &Path) -> anyhow::Result<bool> {
+/// GET `url` into `target`, streamed; `false` on a 404. A `target` left by an interrupted download is resumed
+/// with a `Range` request (and rewritten whole if the server ignores it). Errors carry no URL (it may hold a
+/// token).
+pub(super) async fn fetch_to(http: &reqwest::Client, url: url::Url, target: &Path) -> anyhow::Result<bool> {
     use tokio::io::AsyncWriteExt;
-    let mut response = http.get(url).send().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
-    if response.status() == reqwest::StatusCode::NOT_FOUND {
-        return Ok(false);
+    let have = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
+    let mut request = http.get(url);
+    if have > 0 {
+        request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
+    }
+    let mut response = request.send().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    match response.status() {
+        reqwest::StatusCode::NOT_FOUND => return Ok(false),
+        reqwest::StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => return Ok(true),
+        _ => {}
     }
     response = response.error_for_status().map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
-    let mut file =
-        tokio::fs::File::create(target).await.with_context(|| format!("cannot write {}", target.display()))?;
+    let resumed = have > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+    let mut file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(resumed)
+        .truncate(!resumed)
+        .open(target)
+        .await
+        .with_context(|| format!("cannot write {}", target.display()))?;
     while let Some(chunk) = response.chunk().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))? {
         file.write_all(&chunk).await?;
     }
@@ -279,7 +295,7 @@ async fn copy_video_playback(
 }
 
 /// The duration of a file with both a video and an audio stream, or why it is not such a file.
-async fn probe_duration(path: &Path) -> anyhow::Result<f64> {
+pub(super) async fn probe_duration(path: &Path) -> anyhow::Result<f64> {
     let out = tokio::process::Command::new("ffprobe")
         .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "default=nw=1"])
         .arg(path)
