@@ -42,22 +42,15 @@ fn run(cmd: &mut Command, args: &[&str]) -> String {
 /// Every row of the tables import mode writes, ids left out, sorted: the state two runs must agree on.
 async fn pod_rows(db: &migrate_db::Db) -> Vec<String> {
     let engine = db.engine();
-    let sql = format!(
-        "SELECT e.name || '|' || e.source_url || '|' || u.username || '|' || {} FROM import_video_externalrecording e \
-         JOIN auth_user u ON u.id = e.owner_id",
-        engine.int("e.site_id")
-    );
-    let sql = if engine == migrate_db::Engine::MySql {
-        format!(
-            "SELECT CONCAT(e.name, '|', e.source_url, '|', u.username, '|', e.site_id) FROM import_video_externalrecording e \
-             JOIN auth_user u ON u.id = e.owner_id"
-        )
+    let concat = if engine == migrate_db::Engine::MySql {
+        "CONCAT(e.name, '|', e.source_url, '|', u.username, '|', e.site_id)".to_owned()
     } else {
-        sql
+        format!("e.name || '|' || e.source_url || '|' || u.username || '|' || {}", engine.int("e.site_id"))
     };
+    let sql = format!("SELECT {concat} FROM import_video_externalrecording e JOIN auth_user u ON u.id = e.owner_id");
     let mut rows: Vec<String> = with_db!(db, pool => sqlx::query_scalar(&sql).fetch_all(pool).await).unwrap();
-    let users = format!("SELECT username FROM auth_user");
-    let mut users: Vec<String> = with_db!(db, pool => sqlx::query_scalar(&users).fetch_all(pool).await).unwrap();
+    let users = "SELECT username FROM auth_user";
+    let mut users: Vec<String> = with_db!(db, pool => sqlx::query_scalar(users).fetch_all(pool).await).unwrap();
     users.sort();
     rows.sort();
     rows.extend(users.into_iter().map(|u| format!("user {u}")));

@@ -136,6 +136,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         runs: u32,
     },
+    /// Import mode into a throw-away Pod database: N recordings × 2 owners (one a Pod user, one created), with
+    /// the ledger, then the same plan again (nothing to write)
+    Import {
+        /// Recordings to import
+        #[arg(long, default_value_t = 10_000)]
+        recordings: usize,
+        /// Recordings written at once (as `migrate --jobs`)
+        #[arg(long, default_value_t = 8)]
+        jobs: usize,
+        /// Server where the throw-away Pod database is created (postgres://… or mysql://…, an admin account)
+        #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        server: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

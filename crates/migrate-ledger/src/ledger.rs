@@ -509,6 +509,36 @@ impl Ledger {
         self.action(&action.key).await?.ok_or_else(|| LedgerError::UnknownAction { key: action.key.clone() })
     }
 
+    /// [`Ledger::ensure_action`] for many actions in one transaction, without reading them back: a
+    /// run registers its whole plan at once. Returns how many were new.
+    pub async fn ensure_actions(&self, actions: &[NewAction]) -> Result<u64, LedgerError> {
+        let at = fmt_ts(now());
+        with_pool!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let mut new = 0;
+            for action in actions {
+                new += sqlx::query(
+                    "INSERT INTO actions (\"key\", kind, record_id, target, status, attempts, details, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6, $6) \
+                     ON CONFLICT (\"key\") DO NOTHING",
+                )
+                .bind(action.key.as_str())
+                .bind(action.kind.as_str())
+                .bind(action.record_id.as_deref())
+                .bind(action.target.as_str())
+                .bind(Json(&action.details))
+                .bind(at.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(new)
+        }
+        .await)
+        .map_err(db("recording actions"))
+    }
+
     /// Takes the lease on `key` for `ttl` unless the action is done or someone else holds a live
     /// lease. Pending, failed, skipped and expired-running actions are all taken: whether to
     /// retry failed work is the caller's policy (see [`Ledger::reset_failed`]).

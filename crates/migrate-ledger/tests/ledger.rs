@@ -38,6 +38,7 @@ on_both_backends!(
     record_seen_large_batch_and_duplicates,
     concurrent_record_seen_from_two_handles,
     ensure_action_twice_gives_one_row,
+    ensure_actions_in_bulk_keeps_existing_rows,
     lease_complete_then_already_done,
     fail_then_reset_failed_gives_pending,
     expired_lease_is_taken_over,
@@ -273,6 +274,19 @@ mod cases {
         let all = l.actions(&ActionFilter::default()).await.unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(l.action("claim:r1").await.unwrap().unwrap(), first);
+    }
+
+    pub async fn ensure_actions_in_bulk_keeps_existing_rows(url: &str) {
+        let l = Ledger::open(url).await.unwrap();
+        let first = l.ensure_action(&new_action("claim:r1", "claim", Some("r1"))).await.unwrap();
+        let batch: Vec<NewAction> =
+            (1..=3).map(|i| new_action(&format!("claim:r{i}"), "other", Some(&format!("r{i}")))).collect();
+        assert_eq!(l.ensure_actions(&batch).await.unwrap(), 2, "r1 existed");
+        assert_eq!(l.ensure_actions(&batch).await.unwrap(), 0);
+        assert_eq!(l.action("claim:r1").await.unwrap().unwrap(), first, "an existing row is left unchanged");
+        let r3 = l.action("claim:r3").await.unwrap().unwrap();
+        assert_eq!((r3.kind.as_str(), r3.status), ("other", ActionStatus::Pending));
+        assert_eq!(l.actions(&ActionFilter::default()).await.unwrap().len(), 3);
     }
 
     pub async fn lease_complete_then_already_done(url: &str) {

@@ -50,16 +50,19 @@ impl Pod {
     /// Writes the rows `item` plans, in one transaction: accounts first (unless they appeared meanwhile), then
     /// each external recording unless its owner already has one for any spelling of the URL. A concurrent
     /// writer creating the same account makes the first attempt fail on `auth_user`'s UNIQUE username; the
-    /// transaction is then replayed once and finds it.
+    /// transaction is then replayed (up to three times in all) and finds it.
     pub async fn write_import(
         &self,
         item: &ImportItem,
         profile: &NewUserProfile,
         secret_key: &str,
     ) -> Result<ImportOutcome, PodError> {
-        match self.write_import_once(item, profile, secret_key).await {
-            Err(e) if e.is_unique_violation() => self.write_import_once(item, profile, secret_key).await,
-            other => other,
+        let mut attempt = 1;
+        loop {
+            match self.write_import_once(item, profile, secret_key).await {
+                Err(e) if e.is_unique_violation() && attempt < 3 => attempt += 1,
+                other => return other,
+            }
         }
     }
 
@@ -124,6 +127,9 @@ impl Pod {
             p(4),
             p(5)
         );
+        // PostgreSQL and SQLite hand the new id back in the same statement; MySQL needs a second one.
+        let returning = engine != migrate_db::Engine::MySql;
+        let insert_external_returning = format!("{insert_external} RETURNING {}", engine.int("id"));
         let site_id = self.site_id;
         let with_folder = self.has_userfolders;
         let context = |what: &str| format!("recording {}: {what}", item.record_id);
@@ -208,23 +214,32 @@ impl Pod {
                     outcome.already_there += 1;
                     continue;
                 }
-                sqlx::query(&insert_external)
-                    .bind(item.name.as_str())
-                    .bind(start_at.as_str())
-                    .bind(owner_id)
-                    .bind(site_id)
-                    .bind(item.source_url.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(PodError::sql(context("creating the external recording")))?;
-                let mut q = sqlx::query_scalar(&find_external).bind(owner_id);
-                for url in &urls {
-                    q = q.bind(*url);
-                }
-                let id: i64 = q
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(PodError::sql(context("reading import_video_externalrecording")))?;
+                let id: i64 = if returning {
+                    sqlx::query_scalar(&insert_external_returning)
+                        .bind(item.name.as_str())
+                        .bind(start_at.as_str())
+                        .bind(owner_id)
+                        .bind(site_id)
+                        .bind(item.source_url.as_str())
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(PodError::sql(context("creating the external recording")))?
+                } else {
+                    sqlx::query(&insert_external)
+                        .bind(item.name.as_str())
+                        .bind(start_at.as_str())
+                        .bind(owner_id)
+                        .bind(site_id)
+                        .bind(item.source_url.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(PodError::sql(context("creating the external recording")))?;
+                    let mut q = sqlx::query_scalar(&find_external).bind(owner_id);
+                    for url in &urls {
+                        q = q.bind(*url);
+                    }
+                    q.fetch_one(&mut *tx).await.map_err(PodError::sql(context("reading import_video_externalrecording")))?
+                };
                 outcome.created.push((row.owner.username().to_owned(), id));
             }
             outcome.already_there += item.rows.len() - item.rows_to_create().count();

@@ -17,6 +17,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         BenchCommand::Owners { recordings, users, activities, server, runs } => {
             owners(recordings, users, activities, &server, runs).await
         }
+        BenchCommand::Import { recordings, jobs, server } => import(recordings, jobs, &server).await,
     }
 }
 
@@ -189,5 +190,138 @@ async fn inventory(
             total.as_secs_f64()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+const POD_SCHEMA_POSTGRES: &str = include_str!("../../../../tests/fixtures/pod/schema.postgres.sql");
+const POD_SCHEMA_MYSQL: &str = include_str!("../../../../tests/fixtures/pod/schema.mysql.sql");
+
+/// Import mode's write path on a real server: the executor of `migrate --mode import` (ledger leases, one
+/// transaction per recording) over `recordings` planned items of two owners each.
+async fn import(recordings: usize, jobs: usize, server: &str) -> anyhow::Result<ExitCode> {
+    use migrate_db::{Db, Engine, OpenOptions, with_db};
+    use migrate_plan::import::{ImportItem, ImportRow, NewUser, PlannedOwner, PodUser};
+
+    let name = format!("bbb_migrate_bench_import_{}", std::process::id());
+    let admin = Db::open(server, OpenOptions::default()).await?;
+    let engine = admin.engine();
+    anyhow::ensure!(engine != Engine::Sqlite, "give a PostgreSQL or MySQL/MariaDB --server");
+    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+    let url = format!("{base}/{name}");
+    with_db!(&admin, pool => sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(pool).await.map(|_| ()))?;
+    let result = async {
+        let schema = match engine {
+            // psql's `\restrict` lines are not SQL.
+            Engine::Postgres => {
+                POD_SCHEMA_POSTGRES.lines().filter(|l| !l.starts_with('\\')).collect::<Vec<_>>().join("\n")
+            }
+            _ => POD_SCHEMA_MYSQL.to_owned(),
+        };
+        // On a connection of its own: pg_dump's script empties the session's search_path.
+        let loader = Db::open(&url, OpenOptions { max_connections: 1, ..OpenOptions::default() }).await?;
+        with_db!(&loader, pool => sqlx::raw_sql(&schema).execute(pool).await.map(|_| ()))?;
+        loader.close().await;
+        let db = Db::open(&url, OpenOptions { max_connections: 16, ..OpenOptions::default() }).await?;
+        let users = recordings.div_ceil(10);
+        let t = if engine == Engine::Postgres { "true" } else { "1" };
+        let mut script = String::from("INSERT INTO django_site (id, domain, name) VALUES (1, 'pod.univ.fr', 'Pod');\n");
+        for chunk in (1..=users).collect::<Vec<_>>().chunks(2_000) {
+            let values: Vec<String> = chunk
+                .iter()
+                .map(|u| {
+                    format!(
+                        "({u}, '!', {t}, 'teacher{u}', 'F', 'L', 'teacher{u}@univ.fr', {t}, {t}, '2024-01-01 08:00:00')"
+                    )
+                })
+                .collect();
+            script += &format!(
+                "INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email, is_staff, \
+                 is_active, date_joined) VALUES {};\n",
+                values.join(",")
+            );
+        }
+        if engine == Engine::Postgres {
+            // Rows inserted with explicit ids leave the identity behind; Pod's own rows never do.
+            script += "SELECT setval(pg_get_serial_sequence('auth_user', 'id'), (SELECT MAX(id) FROM auth_user));\n";
+        }
+        with_db!(&db, pool => sqlx::raw_sql(&script).execute(pool).await.map(|_| ()))?;
+        let pod = migrate_pod::Pod::new(db, 1).await?;
+        let items: Vec<ImportItem> = (0..recordings)
+            .map(|i| {
+                let teacher = i % users + 1;
+                let url = format!(
+                    "https://old.univ.fr/playback/presentation/2.3/{i:040x}-{}",
+                    1_700_000_000_000u64 + i as u64
+                );
+                let row = |owner| ImportRow { owner, evidence: "bench".into(), fallback: false, existing_id: None };
+                ImportItem {
+                    position: i + 1,
+                    record_id: format!("{i:040x}-{}", 1_700_000_000_000u64 + i as u64),
+                    name: format!("Cours {i}"),
+                    start_at: chrono::Utc::now(),
+                    duration_secs: 3600,
+                    origin: "Moodle".into(),
+                    source_url: url.clone(),
+                    url_variants: vec![url],
+                    rows: vec![
+                        row(PlannedOwner::Existing {
+                            user: PodUser {
+                                id: teacher as i64,
+                                username: format!("teacher{teacher}"),
+                                email: String::new(),
+                                first_name: String::new(),
+                                last_name: String::new(),
+                            },
+                        }),
+                        row(PlannedOwner::New {
+                            user: NewUser {
+                                username: format!("student{}", i / 5),
+                                email: format!("student{}@univ.fr", i / 5),
+                                first_name: "Prénom".into(),
+                                last_name: "Nom".into(),
+                            },
+                        }),
+                    ],
+                    notes: vec![],
+                }
+            })
+            .collect();
+        let plan = migrate_plan::import::ImportPlan { items, skipped: vec![] };
+        let ledger_dir = tempfile::tempdir()?;
+        let ledger =
+            migrate_ledger::Ledger::open(&format!("sqlite://{}/ledger.sqlite", ledger_dir.path().display())).await?;
+        let profile = migrate_pod::users::NewUserProfile {
+            auth_type: "CAS".into(),
+            affiliation: "member".into(),
+            establishment: "Etab_1".into(),
+        };
+        for pass in ["first run", "second run (all done)"] {
+            let started = Instant::now();
+            let outcomes =
+                super::migrate::run_import(&pod, &ledger, &plan, profile.clone(), "bench-secret", jobs).await;
+            let seconds = started.elapsed().as_secs_f64();
+            let failed: Vec<_> = outcomes.iter().filter(|o| o.status == "failed").collect();
+            anyhow::ensure!(failed.is_empty(), "{} failed, first: {}", failed.len(), failed[0].detail);
+            let rows = if pass == "first run" { 2 * recordings + recordings.div_ceil(5) * 4 } else { 0 };
+            println!(
+                "import {pass}: {recordings} recordings in {seconds:.2} s = {:.0} recordings/s, {:.0} Pod rows/s \
+                 ({rows} rows: 2 external recordings per recording + 4 rows per created user), {jobs} jobs, {}",
+                recordings as f64 / seconds,
+                rows as f64 / seconds,
+                engine
+            );
+        }
+        pod.close().await;
+        ledger.close().await;
+        anyhow::Ok(())
+    }
+    .await;
+    let drop = if engine == Engine::Postgres {
+        format!("DROP DATABASE {name} WITH (FORCE)")
+    } else {
+        format!("DROP DATABASE {name}")
+    };
+    with_db!(&admin, pool => sqlx::raw_sql(&drop).execute(pool).await.map(|_| ()))?;
+    result?;
     Ok(ExitCode::SUCCESS)
 }

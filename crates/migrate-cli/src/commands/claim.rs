@@ -42,6 +42,8 @@ pub async fn run(
     }
     let handover = Arc::new(handover(config)?);
     let holder = migrate_ledger::default_owner();
+    let actions: Vec<NewAction> = plan.items.iter().map(claim_action).collect();
+    super::migrate::register(ledger, &actions).await.context("cannot record the plan in the ledger")?;
     let bar = run_bar(plan.items.len(), "files");
     bar.set_message("claim files");
     let mut outcomes: Vec<Outcome> = futures_util::stream::iter(plan.items.iter())
@@ -143,18 +145,7 @@ async fn claim_one(
     holder: &str,
 ) -> (&'static str, String, Option<serde_json::Value>) {
     let key = item.key();
-    let action = NewAction {
-        key: key.clone(),
-        kind: "claim".into(),
-        record_id: Some(item.record_id.clone()),
-        target: item.pod_path.clone(),
-        details: serde_json::to_value(item).unwrap_or_default(),
-    };
-    let leased = match ledger.ensure_action(&action).await {
-        Ok(_) => ledger.try_lease(&key, holder, super::migrate::LEASE).await,
-        Err(e) => Err(e),
-    };
-    match leased {
+    match ledger.try_lease(&key, holder, super::migrate::LEASE).await {
         Ok(Lease::Acquired(_)) => {}
         Ok(Lease::AlreadyDone(_)) => return ("already done", "done in an earlier run".into(), None),
         Ok(Lease::Busy { owner, .. }) => return ("busy", format!("being made by {owner}"), None),
@@ -196,6 +187,16 @@ async fn claim_one(
             let _ = ledger.fail(&key, holder, &message).await;
             ("failed", message, None)
         }
+    }
+}
+
+fn claim_action(item: &ClaimItem) -> NewAction {
+    NewAction {
+        key: item.key(),
+        kind: "claim".into(),
+        record_id: Some(item.record_id.clone()),
+        target: item.pod_path.clone(),
+        details: serde_json::to_value(item).unwrap_or_default(),
     }
 }
 
@@ -271,10 +272,7 @@ async fn render(config: &Config, playback_url: &str, part: &Path) -> anyhow::Res
     let files = tempfile::tempdir()?;
     super::render::download(&web_root, &record_id, files.path()).await?;
     let inputs = bbb_render::Inputs::from_dir(files.path())?;
-    let mut options = bbb_render::RenderOptions::default();
-    options.size = config.render.size.parse().map_err(|e| anyhow::anyhow!("render.size: {e}"))?;
-    options.layout = config.render.layout.parse().map_err(|e| anyhow::anyhow!("render.layout: {e}"))?;
-    options.ffmpeg = PathBuf::from(&config.render.ffmpeg);
+    let options = super::render::options(config, None, None)?;
     let report = bbb_render::render_to_file(&inputs, part, &options, |_| {}).await?;
     for warning in &report.warnings {
         tracing::warn!(record_id, "{warning}");

@@ -84,7 +84,7 @@ pub async fn migrate(explicit: Option<&Path>, args: MigrateArgs) -> anyhow::Resu
     std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("cannot write the report {}", path.display()))?;
     let status = if report.failed == 0 { "done" } else { "done with failures" };
-    ledger.finish_run(run, status, &serde_json::to_value(&report.totals())?).await?;
+    ledger.finish_run(run, status, &report.totals()).await?;
     println!("{}", report.summary_line());
     for failure in report.outcomes.iter().filter(|o| o.status == "failed").take(20) {
         println!("  failed: {} {} — {}", failure.record_id, failure.name, failure.detail);
@@ -483,7 +483,7 @@ pub fn run_bar(len: usize, what: &str) -> ProgressBar {
 }
 
 /// One external-recording transaction per recording, `jobs` at a time, each under a ledger lease.
-async fn run_import(
+pub(super) async fn run_import(
     pod: &Pod,
     ledger: &Ledger,
     plan: &ImportPlan,
@@ -492,6 +492,10 @@ async fn run_import(
     jobs: usize,
 ) -> Vec<Outcome> {
     let holder = migrate_ledger::default_owner();
+    let actions: Vec<NewAction> = plan.items.iter().map(import_action).collect();
+    if let Err(e) = register(ledger, &actions).await {
+        return plan.items.iter().map(|i| failed(&i.record_id, &i.name, format!("ledger: {e}"))).collect();
+    }
     let bar = run_bar(plan.items.len(), "recordings");
     bar.set_message("importing");
     let profile = Arc::new(profile);
@@ -539,18 +543,7 @@ async fn import_one(
     holder: &str,
 ) -> (&'static str, String, Option<serde_json::Value>) {
     let key = item.key();
-    let action = NewAction {
-        key: key.clone(),
-        kind: "import".into(),
-        record_id: Some(item.record_id.clone()),
-        target: item.source_url.clone(),
-        details: serde_json::to_value(&item.rows).unwrap_or_default(),
-    };
-    let leased = match ledger.ensure_action(&action).await {
-        Ok(_) => ledger.try_lease(&key, holder, LEASE).await,
-        Err(e) => Err(e),
-    };
-    match leased {
+    match ledger.try_lease(&key, holder, LEASE).await {
         Ok(Lease::Acquired(_)) => {}
         Ok(Lease::AlreadyDone(_)) => return ("already done", "done in an earlier run".into(), None),
         Ok(Lease::Busy { owner, .. }) => return ("busy", format!("being imported by {owner}"), None),
@@ -576,6 +569,36 @@ async fn import_one(
             let _ = ledger.fail(&key, holder, &message).await;
             ("failed", message, None)
         }
+    }
+}
+
+fn import_action(item: &migrate_plan::import::ImportItem) -> NewAction {
+    NewAction {
+        key: item.key(),
+        kind: "import".into(),
+        record_id: Some(item.record_id.clone()),
+        target: item.source_url.clone(),
+        details: serde_json::to_value(&item.rows).unwrap_or_default(),
+    }
+}
+
+/// The run's actions into the ledger before any work, in a few transactions.
+pub(super) async fn register(ledger: &Ledger, actions: &[NewAction]) -> Result<(), migrate_ledger::LedgerError> {
+    for chunk in actions.chunks(1_000) {
+        ledger.ensure_actions(chunk).await?;
+    }
+    Ok(())
+}
+
+/// The outcome of a recording that could not even be tried.
+pub(super) fn failed(record_id: &str, name: &str, detail: String) -> Outcome {
+    Outcome {
+        record_id: record_id.to_owned(),
+        name: name.to_owned(),
+        status: "failed",
+        detail,
+        output: None,
+        seconds: 0.0,
     }
 }
 

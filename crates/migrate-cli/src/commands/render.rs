@@ -33,12 +33,7 @@ const KNOWN_FILES: &[&str] = &[
 pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<ExitCode> {
     let loaded = migrate_config::load(explicit)?;
     let config = &loaded.config;
-    let mut options = RenderOptions::default();
-    let size = args.size.as_deref().unwrap_or(&config.render.size);
-    options.size = size.parse::<Size>().map_err(|e| anyhow::anyhow!("--size {size}: {e}"))?;
-    let layout = args.layout.as_deref().unwrap_or(&config.render.layout);
-    options.layout = layout.parse::<Layout>().map_err(|e| anyhow::anyhow!("--layout {layout}: {e}"))?;
-    options.ffmpeg = PathBuf::from(&config.render.ffmpeg);
+    let mut options = options(config, args.size.as_deref(), args.layout.as_deref())?;
     options.fps = args.fps;
     options.x264_preset = args.x264_preset.clone();
 
@@ -110,6 +105,22 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
         report.warnings.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `[render]` with the command line's `--size` and `--layout` over it.
+pub(super) fn options(
+    config: &migrate_config::Config,
+    size: Option<&str>,
+    layout: Option<&str>,
+) -> anyhow::Result<RenderOptions> {
+    let size = size.unwrap_or(&config.render.size);
+    let layout = layout.unwrap_or(&config.render.layout);
+    Ok(RenderOptions {
+        size: size.parse::<Size>().map_err(|e| anyhow::anyhow!("size {size}: {e}"))?,
+        layout: layout.parse::<Layout>().map_err(|e| anyhow::anyhow!("layout {layout}: {e}"))?,
+        ffmpeg: PathBuf::from(&config.render.ffmpeg),
+        ..RenderOptions::default()
+    })
 }
 
 /// The old server's web root and the recordID, from a playback URL or a bare recordID.
