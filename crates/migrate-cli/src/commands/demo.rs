@@ -9,7 +9,7 @@ use bbb_api::{BbbClient, ClientOptions, RecordingsQuery, StateFilter};
 use migrate_demo::{DemoServer, ServerOptions};
 use migrate_inventory::{Selection, Summary, output};
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, MigrateArgs, Mode, SelectionArgs};
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -51,11 +51,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let summary = Summary::of(inventory.entries.iter().map(|e| &e.recording));
     println!("{}\n", summary.to_text());
 
-    // The shortest of the ten newest published presentations: its media are generated in seconds.
+    // The demo's Pod is made once: a rerun finds what the first run wrote and, like any rerun, adds nothing.
     let pod_path = output.join("pod.sqlite");
-    let pod_url = migrate_demo::pod_db::create(&pod_path, server.recordings())
-        .await
-        .context("cannot create the demo Pod database")?;
+    let pod_url = if pod_path.exists() {
+        format!("sqlite://{}", pod_path.display())
+    } else {
+        migrate_demo::pod_db::create(&pod_path, server.recordings())
+            .await
+            .context("cannot create the demo Pod database")?
+    };
     let pod_db = migrate_db::Db::open(&pod_url, migrate_db::OpenOptions { read_only: true, ..Default::default() })
         .await
         .map_err(|e| e.to_string());
@@ -66,11 +70,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let with_owners = resolutions.iter().filter(|r| r.is_resolved()).count();
     println!(
         "3. owners: {with_owners} recording(s) matched to their Pod meeting's owners in {} (Pod 4.1's tables); \
-         the {} others would go to pod.fallback_owner (the demo has no Moodle or Greenlight database)\n",
+         the {} others go to the fallback owner `admin` (the demo has no Moodle or Greenlight database)\n",
         pod_path.display(),
         resolutions.len() - with_owners
     );
 
+    let config = demo_config(&server, &ledger_path, &pod_url, &output);
+    let every_state = SelectionArgs { state: Some("any".into()), ..Default::default() };
+    let import_report = output.join("report-import.json");
+    let import = MigrateArgs {
+        selection: every_state.clone(),
+        mode: Mode::Import,
+        dry_run: false,
+        jobs: None,
+        report: Some(import_report.clone()),
+    };
+    let (report, _) = super::migrate::execute(&config, &import).await.context("import mode on the demo Pod")?;
+    println!("4. option 2, {}", report.summary_line());
+    println!(
+        "   each owner now has the recordings in Pod's \"external recordings\" (import_video_externalrecording)\n"
+    );
+
+    // Claim mode for the shortest of the ten newest published presentations: rendered in seconds.
     let sample = inventory
         .entries
         .iter()
@@ -78,23 +99,24 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .filter(|e| e.recording.published && e.recording.format(&bbb_api::FormatKind::Presentation).is_some())
         .min_by_key(|e| e.recording.duration());
     let mut sample_dir = None;
+    let recorder_dir = output.join("ftp-pod").join(migrate_demo::pod_db::RECORDER_DIRECTORY);
+    let claim_report = output.join("report-claim.json");
     if let Some(entry) = sample {
         let dir = output.join("published").join(&entry.recording.record_id);
         let files = download_presentation(&server, &entry.recording.record_id, &dir).await?;
-        println!("4. published files of one recording ({files} files) copied to {}", dir.display());
-        let video = output.join(format!("{}.mp4", entry.recording.record_id));
-        let inputs = bbb_render::Inputs::from_dir(&dir)?;
-        let report = bbb_render::render_to_file(&inputs, &video, &bbb_render::RenderOptions::default(), |_| {})
-            .await
-            .context("rendering the demo recording")?;
-        println!(
-            "5. rendered natively: {:.0} s of recording in {:.1} s ({:.1}× real time) → {}",
-            report.duration.as_secs_f64(),
-            report.elapsed.as_secs_f64(),
-            report.speed(),
-            video.display()
-        );
-        sample_dir = Some((dir, video));
+        println!("5. published files of one recording ({files} files) copied to {}", dir.display());
+        std::fs::create_dir_all(&recorder_dir)?;
+        let claim = MigrateArgs {
+            selection: SelectionArgs { from: Some(entry.position), to: Some(entry.position), ..every_state },
+            mode: Mode::Claim,
+            dry_run: false,
+            jobs: None,
+            report: Some(claim_report.clone()),
+        };
+        let (report, _) = super::migrate::execute(&config, &claim).await.context("claim mode on the demo")?;
+        let detail = report.outcomes.first().map(|o| o.detail.clone()).unwrap_or_default();
+        println!("6. option 1, {} — {detail}", report.summary_line());
+        sample_dir = Some(dir);
     }
 
     let summary_json = serde_json::json!({
@@ -107,11 +129,19 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  {}  the ledger (what was seen and done; reruns resume from it)", ledger_path.display());
     println!("  {}  the inventory as JSON", json_path.display());
     println!("  {}  the inventory as CSV (opens in a spreadsheet)", csv_path.display());
-    println!("  {}  a Pod database (SQLite) with the demo's meetings and their owners", pod_path.display());
+    println!(
+        "  {}  the demo Pod (SQLite, all of Pod 4.1's tables), with the external recordings and users",
+        pod_path.display()
+    );
     println!("  {}  who owns each recording, with the evidence or the reason", owners_path.display());
-    if let Some((dir, video)) = sample_dir {
+    println!("  {}  what import mode did, recording by recording", import_report.display());
+    if let Some(dir) = sample_dir {
         println!("  {}  slides, shapes.svg, metadata.xml, media of one recording", dir.display());
-        println!("  {}  that recording as a video (slides, annotations, cursor, webcam, sound)", video.display());
+        println!(
+            "  {}  that recording as a video to claim in Pod (slides, annotations, cursor, webcam, sound)",
+            recorder_dir.display()
+        );
+        println!("  {}  what claim mode did", claim_report.display());
     }
     println!("done in {:.1} s", started.elapsed().as_secs_f64());
     if args.serve {
@@ -123,6 +153,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tokio::signal::ctrl_c().await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration a site would write for the demo: its old server, its Pod, its recorder.
+fn demo_config(server: &DemoServer, ledger: &Path, pod_url: &str, output: &Path) -> migrate_config::Config {
+    let mut config = migrate_config::Config::default();
+    config.source.url = server.api_url();
+    config.source.secret = migrate_config::Secret::new(server.secret());
+    config.ledger.database = format!("sqlite://{}", ledger.display());
+    config.pod.database = Some(pod_url.to_owned());
+    config.pod.secret_key = migrate_config::Secret::new("demo-pod-secret-key");
+    config.pod.fallback_owner = Some("admin".into());
+    config.pod.recorder_id = Some(migrate_demo::pod_db::RECORDER_ID as u32);
+    config.pod.recorder_path = Some(output.join("ftp-pod").display().to_string());
+    config.owners.order = vec!["pod".into()];
+    config
 }
 
 /// The demo server on `port`, else on [`PREFERRED_PORT`] when free (so that a rerun sees the same URLs and

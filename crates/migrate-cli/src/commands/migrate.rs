@@ -45,7 +45,20 @@ pub async fn migrate(explicit: Option<&Path>, args: MigrateArgs) -> anyhow::Resu
         return plan(explicit, plan_args).await;
     }
     let loaded = migrate_config::load(explicit)?;
-    let config = &loaded.config;
+    let (report, path) = execute(&loaded.config, &args).await?;
+    println!("{}", report.summary_line());
+    for failure in report.outcomes.iter().filter(|o| o.status == "failed").take(20) {
+        println!("  failed: {} {} — {}", failure.record_id, failure.name, failure.detail);
+    }
+    if report.failed > 20 {
+        println!("  … {} more failures in the report", report.failed - 20);
+    }
+    println!("report: {}", path.display());
+    Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// Plans and runs one migration; returns its report and where it was written.
+pub(super) async fn execute(config: &Config, args: &MigrateArgs) -> anyhow::Result<(Report, PathBuf)> {
     let ledger = super::inventory::open_ledger(&config.ledger.database).await?;
     let prepared = prepare(config, &args.selection, args.mode, Some(&ledger)).await?;
     let run = ledger.start_run(&format!("migrate --mode {}", args.mode.as_str())).await?;
@@ -57,12 +70,12 @@ pub async fn migrate(explicit: Option<&Path>, args: MigrateArgs) -> anyhow::Resu
                 affiliation: config.pod.new_users.affiliation.clone(),
                 establishment: config.pod.new_users.establishment.clone(),
             };
-            if plan.totals().users_to_create > 0 && config.pod.secret_key.is_empty() {
+            let users_to_create = plan.totals().users_to_create;
+            if users_to_create > 0 && config.pod.secret_key.is_empty() {
                 anyhow::bail!(
-                    "pod.secret_key is empty, but {} Pod user(s) must be created and their hash key is SHA-256 of \
-                     Pod's SECRET_KEY + username: set pod.secret_key (or BBB_MIGRATE_POD__SECRET_KEY, or \
-                     pod.secret_key_file) to Pod's SECRET_KEY",
-                    plan.totals().users_to_create
+                    "pod.secret_key is empty, but {users_to_create} Pod user(s) must be created and their hash key is \
+                     SHA-256 of Pod's SECRET_KEY + username: set pod.secret_key (or BBB_MIGRATE_POD__SECRET_KEY, or \
+                     pod.secret_key_file) to Pod's SECRET_KEY; nothing was written"
                 );
             }
             let jobs = args.jobs.unwrap_or(8).max(1);
@@ -75,27 +88,16 @@ pub async fn migrate(explicit: Option<&Path>, args: MigrateArgs) -> anyhow::Resu
     };
     let report = Report::new(args.mode, &prepared, outcomes, started.elapsed());
     let path = args.report.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "bbb-migrate-report-{}-{}.json",
-            args.mode.as_str(),
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ))
+        let at = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        PathBuf::from(format!("bbb-migrate-report-{}-{at}.json", args.mode.as_str()))
     });
     std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
         .with_context(|| format!("cannot write the report {}", path.display()))?;
     let status = if report.failed == 0 { "done" } else { "done with failures" };
     ledger.finish_run(run, status, &report.totals()).await?;
-    println!("{}", report.summary_line());
-    for failure in report.outcomes.iter().filter(|o| o.status == "failed").take(20) {
-        println!("  failed: {} {} — {}", failure.record_id, failure.name, failure.detail);
-    }
-    if report.failed > 20 {
-        println!("  … {} more failures in the report", report.failed - 20);
-    }
-    println!("report: {}", path.display());
     prepared.pod.close().await;
     ledger.close().await;
-    Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok((report, path))
 }
 
 /// One ffmpeg already keeps about two cores busy.
@@ -645,7 +647,7 @@ impl Report {
         })
     }
 
-    fn summary_line(&self) -> String {
+    pub(super) fn summary_line(&self) -> String {
         format!(
             "{}: {} done, {} already done, {} failed, {} skipped, {} busy elsewhere, in {:.1} s",
             self.mode, self.done, self.already_done, self.failed, self.skipped, self.busy, self.seconds
