@@ -206,9 +206,14 @@ fn demo_runs_end_to_end_and_leaves_files_to_open() {
     let owners: Vec<Value> = serde_json::from_slice(&std::fs::read(output.join("owners.json")).unwrap()).unwrap();
     assert_eq!(owners.len(), 12);
     assert!(output.join("pod.sqlite").is_file());
-    let record_id = published.file_name().unwrap().to_string_lossy().into_owned();
-    let video = output.join(format!("{record_id}.mp4"));
-    assert!(video.metadata().is_ok_and(|m| m.len() > 10_000), "the rendered recording is there");
+    let claimed: Vec<_> =
+        std::fs::read_dir(output.join("ftp-pod/bbb-migration")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert!(claimed[0].extension().is_some_and(|e| e == "mp4"));
+    assert!(claimed[0].metadata().is_ok_and(|m| m.len() > 10_000), "the rendered recording is there to claim");
+    let import: Value = serde_json::from_slice(&std::fs::read(output.join("report-import.json")).unwrap()).unwrap();
+    assert_eq!(import["failed"], 0);
+    assert!(import["done"].as_u64().unwrap() > 0, "external recordings were created: {}", import["done"]);
     let media = ["video/webcams.webm", "audio/audio.webm"];
     assert!(media.iter().any(|m| published.join(m).metadata().is_ok_and(|m| m.len() > 1000)), "media downloaded");
 }

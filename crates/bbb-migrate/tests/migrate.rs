@@ -241,6 +241,11 @@ async fn claim_mode_end_to_end() {
             .env("BBB_MIGRATE_STATE", "published");
         run(&mut cmd, args)
     };
+    let check = claim(&["config", "check"]);
+    assert!(
+        check.contains("✓ recorder 1") && check.contains("is writable") && check.contains("✓ fallback owner admin"),
+        "{check}"
+    );
     let plan: Value = serde_json::from_str(&claim(&[
         "plan",
         "--mode",

@@ -47,6 +47,9 @@ async fn check(explicit: Option<&Path>, offline: bool) -> anyhow::Result<ExitCod
             problems.extend(check_server(config).await);
         }
         problems.extend(check_ledger(config).await);
+        if config.pod.database.is_some() {
+            problems.extend(check_pod(config).await);
+        }
     }
     let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
     let warnings = problems.len() - errors;
@@ -111,6 +114,84 @@ async fn check_ledger(config: &migrate_config::Config) -> Vec<Problem> {
             "use sqlite://path/to/file (created if missing) or a reachable postgres:// URL",
         )],
     }
+}
+
+/// Pod, read-only: the site, the fallback owner, the recorder and its directory (claim mode's needs).
+async fn check_pod(config: &migrate_config::Config) -> Vec<Problem> {
+    let url = config.pod.database.as_deref().unwrap_or_default();
+    let opened = migrate_db::Db::open(url, migrate_db::OpenOptions { read_only: true, ..Default::default() }).await;
+    let db = match opened {
+        Ok(db) => db,
+        Err(e) => return vec![problem("pod.database", e.to_string(), "check the URL, the account and the network")],
+    };
+    let pod = match migrate_pod::Pod::new(db, config.pod.site_id.into()).await {
+        Ok(pod) => pod,
+        Err(e) => {
+            return vec![problem(
+                "pod.database",
+                e.to_string(),
+                "point pod.database at Pod's database and pod.site_id at its SITE_ID",
+            )];
+        }
+    };
+    println!("✓ Pod database {} (site {})", migrate_db::mask_url(url), config.pod.site_id);
+    let mut problems = Vec::new();
+    match config.pod.fallback_owner.as_deref() {
+        Some(who) => match pod.user_by_id_or_username(who).await {
+            Ok(Some(user)) => println!("✓ fallback owner {} (id {})", user.username, user.id),
+            Ok(None) => problems.push(problem(
+                "pod.fallback_owner",
+                format!("Pod has no user `{who}`"),
+                "give an existing username or id",
+            )),
+            Err(e) => problems.push(problem("pod.fallback_owner", e.to_string(), "see the message")),
+        },
+        None => problems.push(Problem::warning(
+            "pod.fallback_owner",
+            "not set: import mode needs it for the recordings nobody owns",
+            "set it to a Pod username or id (the old SCRIPT_ADMIN_ID)",
+        )),
+    }
+    if let Some(id) = config.pod.recorder_id {
+        match pod.recorder(id.into()).await {
+            Ok(Some(recorder)) => {
+                println!("✓ recorder {} `{}` (directory {})", recorder.id, recorder.name, recorder.directory);
+                if recorder.manager_id.is_some() {
+                    problems.push(Problem::warning(
+                        "pod.recorder_id",
+                        format!("recorder `{}` has a manager: Pod e-mails the manager instead of offering the files to claim", recorder.name),
+                        "remove the recorder's manager in Pod's admin, or use a recorder without one",
+                    ));
+                }
+                if let Some(path) = &config.pod.recorder_path {
+                    let dir = std::path::PathBuf::from(migrate_plan::naming::pod_join(path, &recorder.directory, ""));
+                    let writable = dir.is_dir()
+                        && tempfile::Builder::new()
+                            .prefix(".bbb-migrate-check")
+                            .suffix(".part")
+                            .tempfile_in(&dir)
+                            .is_ok();
+                    if writable {
+                        println!("✓ recorder directory {} is writable", dir.display());
+                    } else {
+                        problems.push(problem(
+                            "pod.recorder_path",
+                            format!("{} does not exist or is not writable by this user", dir.display()),
+                            "use Pod's DEFAULT_RECORDER_PATH, and create the recorder's directory writable by this user",
+                        ));
+                    }
+                }
+            }
+            Ok(None) => problems.push(problem(
+                "pod.recorder_id",
+                format!("Pod has no recorder {id}"),
+                "create one in Pod's admin (Recorders)",
+            )),
+            Err(e) => problems.push(problem("pod.recorder_id", e.to_string(), "see the message")),
+        }
+    }
+    pod.close().await;
+    problems
 }
 
 fn problem(key: &str, message: String, fix: &str) -> Problem {
