@@ -48,7 +48,7 @@ fn rows(engine: Engine) -> String {
 }
 
 async fn owners_from_pod_meetings(engine: Engine) {
-    let db = TestDb::pod_bbb_tables(engine).await;
+    let db = TestDb::pod(engine).await;
     db.execute(&rows(engine)).await;
     let source = PodMeetings { db: Ok(db.open(true).await) };
     let recs = vec![

@@ -52,20 +52,6 @@ impl TestDb {
         Self::create(engine, &[&schema, &seed]).await
     }
 
-    /// A new database holding the tables of Esup-Pod 4.1 a migration touches, as Pod's migrations make them,
-    /// and site 1.
-    pub async fn pod_bbb_tables(engine: Engine) -> TestDb {
-        let fixtures = format!("{FIXTURES}/pod");
-        let file = match engine {
-            Engine::Postgres => "bbb-tables.postgres.sql",
-            Engine::MariaDb => "bbb-tables.mysql.sql",
-            Engine::Sqlite => "bbb-tables.sqlite.sql",
-        };
-        let schema = std::fs::read_to_string(format!("{fixtures}/{file}")).unwrap();
-        let site = "INSERT INTO django_site (id, domain, name) VALUES (1, 'example.com', 'example.com');";
-        Self::create(engine, &[&schema, site]).await
-    }
-
     /// A new database with all of Esup-Pod 4.1's tables, as a real Pod has them, and site 1.
     pub async fn pod(engine: Engine) -> TestDb {
         let fixtures = format!("{FIXTURES}/pod");

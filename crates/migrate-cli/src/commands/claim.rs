@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use futures_util::StreamExt;
 use migrate_config::Config;
 use migrate_ledger::{ActionOutput, Lease, Ledger, NewAction};
 use migrate_plan::claim::{ClaimItem, ClaimMethod, ClaimPlan, ClaimState};
 use sha2::Digest;
 
-use super::migrate::{ClaimTarget, Outcome, bytes, run_bar};
+use super::migrate::{ClaimTarget, Done, Outcome, bytes, run_each, skipped};
 
 /// Who the files are given to, resolved once before the run.
 #[derive(Debug, Clone, Default)]
@@ -22,11 +21,11 @@ struct Handover {
     mode: Option<u32>,
 }
 
-pub async fn run(
-    config: &Config,
-    ledger: &Ledger,
-    plan: &ClaimPlan,
-    target: &ClaimTarget,
+pub async fn run<'a>(
+    config: &'a Config,
+    ledger: &'a Ledger,
+    plan: &'a ClaimPlan,
+    target: &'a ClaimTarget,
     jobs: usize,
 ) -> anyhow::Result<Vec<Outcome>> {
     check_directory(&target.dir)?;
@@ -44,42 +43,13 @@ pub async fn run(
     let holder = migrate_ledger::default_owner();
     let actions: Vec<NewAction> = plan.items.iter().map(claim_action).collect();
     super::migrate::register(ledger, &actions).await.context("cannot record the plan in the ledger")?;
-    let bar = run_bar(plan.items.len(), "files");
-    bar.set_message("claim files");
-    let mut outcomes: Vec<Outcome> = futures_util::stream::iter(plan.items.iter())
-        .map(|item| {
-            let (holder, handover, bar) = (holder.clone(), handover.clone(), bar.clone());
-            async move {
-                let started = Instant::now();
-                let (status, detail, output) = claim_one(config, ledger, item, &target.dir, &handover, &holder).await;
-                bar.inc(1);
-                if status == "failed" {
-                    tracing::error!(record_id = item.record_id, "claim failed: {detail}");
-                } else {
-                    tracing::info!(record_id = item.record_id, status, "{detail}");
-                }
-                Outcome {
-                    record_id: item.record_id.clone(),
-                    name: item.name.clone(),
-                    status,
-                    detail,
-                    output,
-                    seconds: started.elapsed().as_secs_f64(),
-                }
-            }
-        })
-        .buffer_unordered(jobs)
-        .collect()
-        .await;
-    bar.finish_and_clear();
-    outcomes.extend(plan.skipped.iter().map(|s| Outcome {
-        record_id: s.record_id.clone(),
-        name: s.name.clone(),
-        status: "skipped",
-        detail: s.reason.clone(),
-        output: None,
-        seconds: 0.0,
-    }));
+    let by_id = |item: &'a ClaimItem| (item.record_id.as_str(), item.name.as_str());
+    let mut outcomes = run_each(&plan.items, jobs, "claim files", by_id, |item| {
+        let (holder, handover) = (holder.clone(), handover.clone());
+        async move { claim_one(config, ledger, item, &target.dir, &handover, &holder).await }
+    })
+    .await;
+    outcomes.extend(plan.skipped.iter().map(|s| skipped(&s.record_id, &s.name, &s.reason)));
     Ok(outcomes)
 }
 
@@ -143,7 +113,7 @@ async fn claim_one(
     dir: &Path,
     handover: &Handover,
     holder: &str,
-) -> (&'static str, String, Option<serde_json::Value>) {
+) -> Done {
     let key = item.key();
     match ledger.try_lease(&key, holder, super::migrate::LEASE).await {
         Ok(Lease::Acquired(_)) => {}

@@ -498,22 +498,54 @@ pub(super) async fn run_import(
     if let Err(e) = register(ledger, &actions).await {
         return plan.items.iter().map(|i| failed(&i.record_id, &i.name, format!("ledger: {e}"))).collect();
     }
-    let bar = run_bar(plan.items.len(), "recordings");
-    bar.set_message("importing");
     let profile = Arc::new(profile);
-    let mut outcomes: Vec<Outcome> = futures_util::stream::iter(plan.items.iter())
+    let mut outcomes = run_each(
+        &plan.items,
+        jobs,
+        "importing",
+        |item| (item.record_id.as_str(), item.name.as_str()),
+        |item| {
+            let (holder, profile) = (holder.clone(), profile.clone());
+            async move { import_one(pod, ledger, item, &profile, secret_key, &holder).await }
+        },
+    )
+    .await;
+    outcomes.extend(plan.skipped.iter().map(|s| skipped(&s.record_id, &s.name, &s.reason)));
+    outcomes
+}
+
+/// What the work on one item says: status, detail, output.
+pub(super) type Done = (&'static str, String, Option<serde_json::Value>);
+
+/// `work` on every item, `jobs` at a time, under a progress bar; one logged [`Outcome`] per item.
+pub(super) async fn run_each<'a, T, Fut>(
+    items: &'a [T],
+    jobs: usize,
+    what: &str,
+    id: impl Fn(&'a T) -> (&'a str, &'a str),
+    work: impl Fn(&'a T) -> Fut,
+) -> Vec<Outcome>
+where
+    Fut: std::future::Future<Output = Done>,
+{
+    let bar = run_bar(items.len(), "recordings");
+    bar.set_message(what.to_owned());
+    let outcomes = futures_util::stream::iter(items)
         .map(|item| {
-            let (holder, profile, bar) = (holder.clone(), profile.clone(), bar.clone());
+            let (bar, (record_id, name)) = (bar.clone(), id(item));
+            let fut = work(item);
             async move {
                 let started = Instant::now();
-                let (status, detail, output) = import_one(pod, ledger, item, &profile, secret_key, &holder).await;
+                let (status, detail, output) = fut.await;
                 bar.inc(1);
                 if status == "failed" {
-                    tracing::error!(record_id = item.record_id, "import failed: {detail}");
+                    tracing::error!(record_id, "{detail}");
+                } else {
+                    tracing::info!(record_id, status, "{detail}");
                 }
                 Outcome {
-                    record_id: item.record_id.clone(),
-                    name: item.name.clone(),
+                    record_id: record_id.to_owned(),
+                    name: name.to_owned(),
                     status,
                     detail,
                     output,
@@ -525,15 +557,18 @@ pub(super) async fn run_import(
         .collect()
         .await;
     bar.finish_and_clear();
-    outcomes.extend(plan.skipped.iter().map(|s| Outcome {
-        record_id: s.record_id.clone(),
-        name: s.name.clone(),
+    outcomes
+}
+
+pub(super) fn skipped(record_id: &str, name: &str, reason: &str) -> Outcome {
+    Outcome {
+        record_id: record_id.to_owned(),
+        name: name.to_owned(),
         status: "skipped",
-        detail: s.reason.clone(),
+        detail: reason.to_owned(),
         output: None,
         seconds: 0.0,
-    }));
-    outcomes
+    }
 }
 
 async fn import_one(
@@ -543,7 +578,7 @@ async fn import_one(
     profile: &NewUserProfile,
     secret_key: &str,
     holder: &str,
-) -> (&'static str, String, Option<serde_json::Value>) {
+) -> Done {
     let key = item.key();
     match ledger.try_lease(&key, holder, LEASE).await {
         Ok(Lease::Acquired(_)) => {}
