@@ -344,6 +344,15 @@ impl Config {
                 "set it to a queue name, e.g. bbb-migrate (the default)",
             ));
         }
+        for (key, zero) in [
+            ("queue.max_attempts", self.queue.max_attempts == 0),
+            ("queue.prefetch", self.queue.prefetch == 0),
+            ("queue.lease_secs", self.queue.lease_secs == 0),
+        ] {
+            if zero {
+                problems.push(Problem::error(key, "is 0", "use at least 1 (see `config init` for the default)"));
+            }
+        }
     }
 }
 

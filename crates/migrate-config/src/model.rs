@@ -345,11 +345,35 @@ pub struct QueueConfig {
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient::optional_secret")]
     pub amqp_url: Option<Secret>,
     pub queue: String,
+    /// Deliveries a job gets (first try included) before it goes to `<queue>.dead`.
+    #[serde(deserialize_with = "lenient::number")]
+    pub max_attempts: u32,
+    /// Wait before the second attempt, in milliseconds; doubled after each failure, at most 30 minutes.
+    #[serde(deserialize_with = "lenient::number")]
+    pub retry_delay_ms: u64,
+    /// Jobs one `worker` runs at once.
+    #[serde(deserialize_with = "lenient::number")]
+    pub prefetch: u16,
+    /// A worker's ledger lease on the job it runs, renewed every third of it: a dead worker's job is taken over
+    /// after at most this long.
+    #[serde(deserialize_with = "lenient::number")]
+    pub lease_secs: u64,
+    /// After SIGTERM/SIGINT, how long a worker lets its running jobs finish before requeueing them.
+    #[serde(deserialize_with = "lenient::number")]
+    pub shutdown_grace_secs: u64,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        Self { amqp_url: None, queue: "bbb-migrate".to_owned() }
+        Self {
+            amqp_url: None,
+            queue: "bbb-migrate".to_owned(),
+            max_attempts: 5,
+            retry_delay_ms: 30_000,
+            prefetch: 1,
+            lease_secs: 300,
+            shutdown_grace_secs: 60,
+        }
     }
 }
 

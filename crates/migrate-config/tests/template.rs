@@ -28,6 +28,11 @@ fn full_config() -> Config {
     });
     config.owners.ignore_servers = vec!["a.univ.fr".into(), "b.univ.fr".into()];
     config.queue.amqp_url = Some(Secret::new("amqp://rabbit/vhost"));
+    config.queue.max_attempts = 7;
+    config.queue.retry_delay_ms = 1_500;
+    config.queue.prefetch = 2;
+    config.queue.lease_secs = 120;
+    config.queue.shutdown_grace_secs = 30;
     config.claim.owner = Some("pod".into());
     config.claim.group = Some("pod".into());
     config.claim.mode = Some("0664".into());

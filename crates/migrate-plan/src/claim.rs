@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use bbb_api::{FormatKind, Recording};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::naming::{POD_PATH_MAX, claim_file_name, pod_join};
 
@@ -25,7 +25,7 @@ pub struct Recorder {
 }
 
 /// How the video file is made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ClaimMethod {
     /// Download the server's `video` playback (same content, no rendering).
@@ -51,7 +51,7 @@ impl ClaimMethod {
 }
 
 /// Where the file of one recording stands before the run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClaimState {
     /// To copy or render.
@@ -63,7 +63,7 @@ pub enum ClaimState {
 }
 
 /// One file of the claim plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClaimItem {
     pub position: usize,
     pub record_id: String,

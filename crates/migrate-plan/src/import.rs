@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use bbb_api::{FormatKind, Recording};
 use chrono::{DateTime, Utc};
 use migrate_owners::{Owner, Resolution};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `import_video_externalrecording.name` is a varchar(250).
 pub const NAME_MAX: usize = 250;
@@ -19,7 +19,7 @@ pub const NAME_MAX: usize = 250;
 pub const SOURCE_URL_MAX: usize = 500;
 
 /// A Pod account (`auth_user`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PodUser {
     pub id: i64,
     pub username: String,
@@ -111,7 +111,7 @@ fn canonical(url: &str, record_id: &str) -> String {
 }
 
 /// A person to create in Pod (`auth_user` + Owner profile), from what the front-end knows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
     pub username: String,
     pub email: String,
@@ -120,7 +120,7 @@ pub struct NewUser {
 }
 
 /// Whose external recording a row is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum PlannedOwner {
     /// A Pod user that exists.
@@ -139,7 +139,7 @@ impl PlannedOwner {
 }
 
 /// One external recording for one owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportRow {
     pub owner: PlannedOwner,
     /// Why this owner: the source's evidence, or the fallback's reason.
@@ -150,7 +150,7 @@ pub struct ImportRow {
 }
 
 /// What import mode does for one recording: every row is written in one transaction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportItem {
     pub position: usize,
     pub record_id: String,
