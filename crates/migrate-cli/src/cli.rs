@@ -89,6 +89,15 @@ pub enum Command {
     /// Put back the external recordings that `cleanup --backup FILE` deleted
     Restore(RestoreArgs),
 
+    /// Copy every published file of the selected recordings into DIR, verified, in a BBB server's layout
+    ///
+    /// DIR then holds `presentation/<recordID>/…` and `playback/video/<recordID>/…` exactly as the old server
+    /// published them, plus a manifest per recording (sizes and SHA-256, under `manifests/`), so that BBB's own
+    /// player keeps playing them — chat, slides, captions, polls — from any static web server. Reruns fetch only
+    /// what is missing or damaged; an interrupted file is resumed. `--verify` re-reads the archive;
+    /// `--serve-config --base-url URL` prints the nginx configuration that serves it.
+    Archive(ArchiveArgs),
+
     /// Let Pod's own "import a BBB recording" use bbb-migrate instead of bbb-recorder (Chrome + Xvfb)
     #[command(subcommand)]
     PodPlugin(PodPluginCommand),
@@ -339,6 +348,28 @@ pub struct CleanupArgs {
     /// Select rows by this URL prefix instead of the old server's web address (source.url)
     #[arg(long, value_name = "URL")]
     pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// The archive directory
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Re-read every archived file of the selection against its manifest and report what is missing or
+    /// damaged; fetch nothing
+    #[arg(long)]
+    pub verify: bool,
+    /// Files downloaded at once [default: 8]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Print an nginx server block that serves DIR (with BBB's player) at --base-url, and exit
+    #[arg(long, requires = "base_url")]
+    pub serve_config: bool,
+    /// The public address of the archive, for --serve-config
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

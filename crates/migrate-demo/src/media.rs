@@ -373,3 +373,44 @@ mod tests {
         assert_eq!(MediaSpec::audio_ogg(1000, 1).content_type(), "audio/ogg");
     }
 }
+
+/// Fills `dir`, a media cache, with stand-in files for every medium of `demos` (deterministic pseudo-random
+/// bytes, `size(spec)` long), so that a server using that cache serves them without running ffmpeg: for tests
+/// and benchmarks that move files (archive, copies) rather than play them. Files already there are kept.
+pub fn stand_in_media(
+    dir: &Path,
+    demos: &[crate::DemoRecording],
+    size: impl Fn(&MediaSpec) -> usize,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for demo in demos {
+        let (d, s) = (demo.duration_ms, demo.seed);
+        for spec in [
+            MediaSpec::webcams(d, s),
+            MediaSpec::audio_only(d, s),
+            MediaSpec::audio_ogg(d, s),
+            MediaSpec::deskshare(d, s),
+            MediaSpec::video_playback(d, s),
+        ] {
+            let path = dir.join(spec.file_name());
+            if !path.is_file() {
+                std::fs::write(&path, pseudo_random(s ^ path.to_string_lossy().len() as u64, size(&spec)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deterministic bytes (xorshift), cheap to make in any amount.
+pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}

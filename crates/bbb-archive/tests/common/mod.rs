@@ -19,42 +19,12 @@ use migrate_demo::{DemoRecording, DemoServer, ServerOptions};
 use tokio::sync::oneshot;
 use url::Url;
 
-/// Writes stand-in media for every recording into the demo server's media cache, so that it serves them
-/// without running ffmpeg (the cache takes any non-empty file under the spec's name). Content is pseudo-random
-/// and deterministic; `size(kind_label)` gives each file's length.
+/// Stand-in media for every recording in the demo server's cache (see `migrate_demo::media::stand_in_media`).
 pub fn fake_media(dir: &Path, demos: &[DemoRecording], size: impl Fn(&MediaSpec) -> usize) {
-    std::fs::create_dir_all(dir).unwrap();
-    for demo in demos {
-        let (d, s) = (demo.duration_ms, demo.seed);
-        let specs = [
-            MediaSpec::webcams(d, s),
-            MediaSpec::audio_only(d, s),
-            MediaSpec::audio_ogg(d, s),
-            MediaSpec::deskshare(d, s),
-            MediaSpec::video_playback(d, s),
-        ];
-        for spec in specs {
-            let path = dir.join(spec.file_name());
-            if path.is_file() {
-                continue;
-            }
-            std::fs::write(&path, pseudo_random(s ^ path.to_string_lossy().len() as u64, size(&spec))).unwrap();
-        }
-    }
+    migrate_demo::media::stand_in_media(dir, demos, size).unwrap();
 }
 
-pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+pub use migrate_demo::media::pseudo_random;
 
 /// A demo server of `recordings` generated recordings whose media are `media_size` bytes each.
 pub async fn demo(recordings: usize, media_dir: &Path, media_size: usize) -> DemoServer {

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod archive;
 mod bench;
 mod claim;
 mod cleanup;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::migrate(cli.config.as_deref(), args).await,
         Command::Cleanup(args) => cleanup::cleanup(cli.config.as_deref(), args).await,
         Command::Restore(args) => cleanup::restore(cli.config.as_deref(), args).await,
+        Command::Archive(args) => archive::run(cli.config.as_deref(), args).await,
         Command::Render(args) => render::run(cli.config.as_deref(), args).await,
         Command::PodPlugin(cmd) => pod_plugin::run(cli.config.as_deref(), cmd),
         Command::Owners(args) => owners::run(cli.config.as_deref(), args).await,
