@@ -81,3 +81,57 @@ async fn archive_verify_and_repair() {
     );
     assert!(ok && text.contains("server_name archive.univ.fr;") && text.contains(&format!("root {dir};")), "{text}");
 }
+
+/// Import, archive, then relink: the rows bbb-migrate made point at the archive, only for archived
+/// recordings; `restore` puts the old URLs back.
+#[tokio::test(flavor = "multi_thread")]
+async fn relink_and_restore_round_trip() {
+    let work = tempfile::tempdir().unwrap();
+    let media = work.path().join("media");
+    let options = ServerOptions {
+        recordings: 10,
+        media_dir: Some(media.clone()),
+        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
+        ..ServerOptions::default()
+    };
+    let server = DemoServer::start(options).await.unwrap();
+    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 5_000).unwrap();
+    let pod_url = migrate_demo::pod_db::create(&work.path().join("pod.sqlite"), server.recordings()).await.unwrap();
+    let cmd = || {
+        let mut cmd = bbb_migrate(work.path(), &server);
+        cmd.env("BBB_MIGRATE_POD__DATABASE", &pod_url)
+            .env("BBB_MIGRATE_POD__FALLBACK_OWNER", "admin")
+            .env("BBB_MIGRATE_OWNERS__ORDER", "[\"pod\"]");
+        cmd
+    };
+    let archive = work.path().join("archive");
+    let (ok, text) = output(&mut cmd(), &["migrate", "--mode", "import", "--state", "published"]);
+    assert!(ok, "{text}");
+    // Only the two newest are archived: the others must keep pointing at the old server.
+    let (ok, text) = output(&mut cmd(), &["archive", archive.to_str().unwrap(), "--state", "published", "--to", "2"]);
+    assert!(ok, "{text}");
+    let pod_file = work.path().join("pod.sqlite");
+    let before = source_urls(&pod_file).await;
+    let (ok, text) = output(&mut cmd(), &["relink", "--to", "https://archive.univ.fr", "--dry-run"]);
+    assert!(ok && text.contains("dry run"), "{text}");
+    assert_eq!(source_urls(&pod_file).await, before, "a dry run changes nothing");
+    let (ok, text) = output(&mut cmd(), &["relink", "--to", "https://archive.univ.fr", "--backup", "relink.json"]);
+    assert!(ok && text.contains("relinked"), "{text}");
+    let after = source_urls(&pod_file).await;
+    let moved: Vec<_> = after.iter().filter(|u| u.starts_with("https://archive.univ.fr/playback/")).collect();
+    assert!(!moved.is_empty(), "{after:?}");
+    assert!(after.len() > moved.len(), "recordings not archived keep the old server");
+    let (ok, text) = output(&mut cmd(), &["restore", "relink.json"]);
+    assert!(ok, "{text}");
+    assert_eq!(source_urls(&pod_file).await, before, "restore puts every URL back");
+}
+
+/// Every external recording's source URL, sorted.
+async fn source_urls(path: &Path) -> Vec<String> {
+    let db = migrate_db::Db::open(&format!("sqlite://{}", path.display()), Default::default()).await.unwrap();
+    let sql = "SELECT source_url FROM import_video_externalrecording ORDER BY source_url";
+    let rows: Vec<String> =
+        migrate_db::with_db!(&db, pool => migrate_db::sqlx::query_scalar(sql).fetch_all(pool).await).unwrap();
+    db.close().await;
+    rows
+}

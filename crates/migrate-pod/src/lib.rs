@@ -8,11 +8,12 @@
 //!
 //! Modules: [`users`] (accounts), [`external`] (import mode's external recordings), [`recorder`] (claim
 //! mode's recorder and the files Pod has seen), [`cleanup`] (backup, delete and restore of rows that point
-//! at the old server).
+//! at the old server), [`relink`] (those rows pointed at the archive instead, reversibly).
 
 pub mod cleanup;
 pub mod external;
 pub mod recorder;
+pub mod relink;
 pub mod users;
 
 use chrono::{DateTime, Utc};

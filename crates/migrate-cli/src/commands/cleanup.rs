@@ -10,6 +10,7 @@ use anyhow::Context;
 use migrate_db::{Db, OpenOptions};
 use migrate_pod::Pod;
 use migrate_pod::cleanup::Backup;
+use migrate_pod::relink::RelinkBackup;
 
 use crate::cli::{CleanupArgs, RestoreArgs};
 
@@ -68,6 +69,20 @@ pub async fn restore(explicit: Option<&Path>, args: RestoreArgs) -> anyhow::Resu
     let loaded = migrate_config::load(explicit)?;
     let text = std::fs::read_to_string(&args.backup)
         .with_context(|| format!("cannot read the backup {}", args.backup.display()))?;
+    let format =
+        serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["format"].as_str().map(str::to_owned));
+    if format.as_deref() == Some(migrate_pod::relink::RELINK_FORMAT) {
+        let backup: RelinkBackup = serde_json::from_str(&text).context("damaged relink backup")?;
+        let reverse: Vec<_> = backup.changes.iter().map(|c| c.reversed()).collect();
+        let pod = open(&loaded.config, false).await?;
+        let changed = pod.relink(&reverse).await?;
+        println!(
+            "{changed} of {} external recording(s) point at the old server again (the others were changed since)",
+            reverse.len()
+        );
+        pod.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
     let backup = Backup::parse(&text)?;
     let pod = open(&loaded.config, false).await?;
     let outcome = pod.restore_external_recordings(&backup.rows).await?;
@@ -82,7 +97,7 @@ pub async fn restore(explicit: Option<&Path>, args: RestoreArgs) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open(config: &migrate_config::Config, read_only: bool) -> anyhow::Result<Pod> {
+pub(super) async fn open(config: &migrate_config::Config, read_only: bool) -> anyhow::Result<Pod> {
     let url = config.pod.database.as_deref().context("pod.database is not set")?;
     let db = Db::open(url, OpenOptions { read_only, ..OpenOptions::default() })
         .await
