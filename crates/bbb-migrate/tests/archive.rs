@@ -57,6 +57,20 @@ async fn archive_verify_and_repair() {
         assert!(archive.join("manifests").join(id).join("bbb-migrate-manifest.json").is_file());
     }
 
+    // The ledger holds every file's size and SHA-256, as the manifest does.
+    let ledger =
+        migrate_ledger::Ledger::open(&format!("sqlite://{}/ledger.sqlite", work.path().display())).await.unwrap();
+    let first = &published[0].recording.record_id;
+    let action = ledger.action(&format!("archive:{first}")).await.unwrap().expect("an archive action");
+    assert_eq!(action.status, migrate_ledger::ActionStatus::Done);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(archive.join("manifests").join(first).join("bbb-migrate-manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let files = action.output_details.unwrap()["files"].as_array().unwrap().len();
+    assert_eq!(files, manifest["files"].as_array().unwrap().len());
+    ledger.close().await;
+
     let (ok, text) = output(&mut bbb_migrate(work.path(), &server), &["archive", dir, "--state", "published"]);
     assert!(ok && text.contains("0 archived") && text.contains("already archived"), "a rerun fetches nothing: {text}");
     let (ok, text) =

@@ -146,7 +146,13 @@ async fn archive_one(
                 path: Some(report.manifest_path.display().to_string()),
                 size: Some(size),
                 sha256: bbb_archive::fetch::hash_file(&report.manifest_path).await.ok().map(|(_, sha)| sha),
-                details: serde_json::json!({ "files": report.manifest.files.len(), "note": note }),
+                // Every file's size and SHA-256 in the ledger too, so `status`/`report` need not read the archive.
+                details: serde_json::json!({
+                    "note": note,
+                    "files": report.manifest.files.iter()
+                        .map(|f| serde_json::json!({ "path": f.path, "size": f.size, "sha256": f.sha256 }))
+                        .collect::<Vec<_>>(),
+                }),
             };
             let value = serde_json::to_value(&output).unwrap_or_default();
             if held {
