@@ -301,11 +301,22 @@ pub struct RenderConfig {
     pub layout: String,
     /// The ffmpeg executable (name looked up in `PATH`, or a path).
     pub ffmpeg: String,
+    /// Frames per second of rendered videos; unset: 15 with video on screen, else 5.
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient::optional_number")]
+    pub fps: Option<u32>,
+    /// x264 preset: faster presets render faster and make bigger files (claim mode renders thousands).
+    pub x264_preset: String,
 }
 
 impl Default for RenderConfig {
     fn default() -> Self {
-        Self { size: "1280x720".to_owned(), layout: "auto".to_owned(), ffmpeg: "ffmpeg".to_owned() }
+        Self {
+            size: "1280x720".to_owned(),
+            layout: "auto".to_owned(),
+            ffmpeg: "ffmpeg".to_owned(),
+            fps: None,
+            x264_preset: "veryfast".to_owned(),
+        }
     }
 }
 

@@ -36,6 +36,7 @@ fn full_config() -> Config {
     config.claim.owner = Some("pod".into());
     config.claim.group = Some("pod".into());
     config.claim.mode = Some("0664".into());
+    config.render.fps = Some(10);
     config
 }
 
@@ -83,7 +84,7 @@ fn template_keys() -> BTreeSet<String> {
         if bare.starts_with('[') && bare.ends_with(']') {
             section = bare.trim_matches(['[', ']']).to_owned();
         } else if let Some((key, _)) = bare.split_once(" = ") {
-            if key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            if key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
                 keys.insert(format!("{section}.{key}"));
             }
         }

@@ -34,8 +34,10 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
     let loaded = migrate_config::load(explicit)?;
     let config = &loaded.config;
     let mut options = options(config, args.size.as_deref(), args.layout.as_deref())?;
-    options.fps = args.fps;
-    options.x264_preset = args.x264_preset.clone();
+    options.fps = args.fps.or(config.render.fps);
+    if let Some(preset) = &args.x264_preset {
+        options.x264_preset = preset.clone();
+    }
 
     let local = Path::new(&args.source);
     let _temp;
@@ -119,6 +121,8 @@ pub(super) fn options(
         size: size.parse::<Size>().map_err(|e| anyhow::anyhow!("size {size}: {e}"))?,
         layout: layout.parse::<Layout>().map_err(|e| anyhow::anyhow!("layout {layout}: {e}"))?,
         ffmpeg: PathBuf::from(&config.render.ffmpeg),
+        fps: config.render.fps,
+        x264_preset: config.render.x264_preset.clone(),
         ..RenderOptions::default()
     })
 }
