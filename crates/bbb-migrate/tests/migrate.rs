@@ -168,6 +168,10 @@ async fn server_pod(engine: Engine, server: &DemoServer) -> TestDb {
             demo.recording.meeting_id
         );
     }
+    if matches!(engine, Engine::Postgres) {
+        // Rows inserted with explicit ids leave PostgreSQL's identity behind; Pod's own rows never do.
+        sql += "SELECT setval(pg_get_serial_sequence('auth_user', 'id'), (SELECT MAX(id) FROM auth_user));\n";
+    }
     db.execute(&sql).await;
     db
 }
@@ -245,6 +249,13 @@ async fn claim_mode_end_to_end() {
     assert!(
         check.contains("✓ recorder 1") && check.contains("is writable") && check.contains("✓ fallback owner admin"),
         "{check}"
+    );
+    let doctor = claim(&["doctor"]);
+    assert!(
+        doctor.contains("✓ Pod grant: INSERT import_video_externalrecording")
+            && doctor.contains("✓ ffmpeg encoder libx264")
+            && doctor.contains("configuration is usable"),
+        "{doctor}"
     );
     let plan: Value = serde_json::from_str(&claim(&[
         "plan",

@@ -120,3 +120,97 @@ fn timestamp_column(engine: Engine, column: &str) -> String {
 fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text).ok().map(|t| t.with_timezone(&Utc))
 }
+
+/// What `doctor` learns by trying each kind of write bbb-migrate makes, inside a transaction that is rolled
+/// back: whether the database account holds the grants, without leaving anything behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantCheck {
+    /// `INSERT auth_user + profile + site + folder`, `INSERT import_video_externalrecording`, …
+    pub what: &'static str,
+    /// Needed by which commands.
+    pub needed_by: &'static str,
+    pub result: Result<(), String>,
+}
+
+impl Pod {
+    /// Tries every write the tool makes, each in a transaction rolled back at once.
+    pub async fn check_grants(&self) -> Vec<GrantCheck> {
+        let engine = self.db.engine();
+        let p = |n| engine.param(n);
+        let now = timestamp_value(engine, chrono::Utc::now());
+        let user = format!(
+            "INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name, email, \
+             is_staff, is_active, date_joined) VALUES ('!', NULL, {}, '__bbb_migrate_grant_check__', '', '', '', {}, {}, {})",
+            p(1),
+            p(2),
+            p(3),
+            timestamp_param(engine, 4)
+        );
+        let find = format!("SELECT {} FROM auth_user WHERE username = '__bbb_migrate_grant_check__'", engine.int("id"));
+        let owner = format!(
+            "INSERT INTO authentication_owner (user_id, auth_type, affiliation, commentaire, hashkey, establishment) \
+             VALUES ({}, 'local', 'member', '', '__bbb_migrate_grant_check__', '')",
+            p(1)
+        );
+        let external = format!(
+            "INSERT INTO import_video_externalrecording (name, start_at, owner_id, site_id, type, source_url) \
+             VALUES ('grant check', {}, NULL, {}, 'bigbluebutton', '')",
+            timestamp_param(engine, 1),
+            p(2)
+        );
+        let site_id = self.site_id;
+        let mut checks = Vec::new();
+        let result: Result<(), String> = with_db!(&self.db, pool => async {
+            use migrate_db::sqlx;
+            let mut tx = pool.begin().await?;
+            sqlx::query(&user).bind(false).bind(true).bind(true).bind(now.as_str()).execute(&mut *tx).await?;
+            let id: i64 = sqlx::query_scalar(&find).fetch_one(&mut *tx).await?;
+            sqlx::query(&owner).bind(id).execute(&mut *tx).await?;
+            tx.rollback().await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .map_err(|e| e.to_string());
+        checks.push(GrantCheck {
+            what: "INSERT auth_user, authentication_owner",
+            needed_by: "migrate --mode import (new users)",
+            result,
+        });
+        let result: Result<(), String> = with_db!(&self.db, pool => async {
+            use migrate_db::sqlx;
+            let mut tx = pool.begin().await?;
+            sqlx::query(&external).bind(now.as_str()).bind(site_id).execute(&mut *tx).await?;
+            tx.rollback().await?;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await)
+        .map_err(|e| e.to_string());
+        checks.push(GrantCheck {
+            what: "INSERT import_video_externalrecording",
+            needed_by: "migrate --mode import",
+            result,
+        });
+        for (what, needed_by, sql) in [
+            (
+                "DELETE import_video_externalrecording",
+                "cleanup",
+                "DELETE FROM import_video_externalrecording WHERE 1 = 0",
+            ),
+            (
+                "UPDATE import_video_externalrecording",
+                "relink",
+                "UPDATE import_video_externalrecording SET source_url = source_url WHERE 1 = 0",
+            ),
+            (
+                "INSERT authentication_owner_sites",
+                "migrate --mode import (new users)",
+                "INSERT INTO authentication_owner_sites (owner_id, site_id) SELECT owner_id, site_id FROM authentication_owner_sites WHERE 1 = 0",
+            ),
+        ] {
+            let result = with_db!(&self.db, pool => migrate_db::sqlx::query(sql).execute(pool).await.map(|_| ()))
+                .map_err(|e| e.to_string());
+            checks.push(GrantCheck { what, needed_by, result });
+        }
+        checks
+    }
+}

@@ -33,6 +33,12 @@ fn seed(engine: Engine) -> String {
     sql += "INSERT INTO import_video_externalrecording (id, name, start_at, type, source_url, state, owner_id, site_id) \
             VALUES (500, 'Old script row', '2023-11-14 22:13:20', 'bigbluebutton', \
             'https://old.univ.fr/playback/presentation/2.0/playback.html?meetingId=rec-1', NULL, 7, 1);\n";
+    if matches!(engine, Engine::Postgres) {
+        // Rows inserted with explicit ids leave PostgreSQL's identity behind; Pod's own rows never do.
+        for table in ["auth_user", "import_video_externalrecording"] {
+            sql += &format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}));\n");
+        }
+    }
     sql
 }
 
@@ -99,6 +105,8 @@ async fn import_writes_rows_like_pods_own_code(engine: Engine) {
         item("rec-1", vec![row(PlannedOwner::Existing { user: pod_user(7, "cmartin") }), row(new_user("zlefevre"))]),
         item("rec-2", vec![row(new_user("zlefevre")), row(PlannedOwner::Existing { user: pod_user(1, "admin") })]),
     ];
+    let grants = pod.check_grants().await;
+    assert!(grants.iter().all(|g| g.result.is_ok()), "{grants:?}");
     let first = pod.write_import(&items[0], &profile(), SECRET).await.unwrap();
     assert_eq!(first.users_created, vec!["zlefevre".to_owned()]);
     assert_eq!(first.already_there, 1, "the old script's 2.0 row for cmartin counts");
@@ -337,6 +345,10 @@ async fn refused_write_leaves_nothing(engine: Engine) {
     let options = migrate_db::OpenOptions { read_only, ..Default::default() };
     let limited = migrate_db::Db::open(&url, options).await.expect("the limited user connects");
     let pod = Pod::new(limited, 1).await.unwrap();
+    // `doctor` sees it before any run: the external recording insert is refused, nothing is left behind.
+    let grants = pod.check_grants().await;
+    let external = grants.iter().find(|g| g.what == "INSERT import_video_externalrecording").unwrap();
+    assert!(external.result.is_err(), "{grants:?}");
     let it = item("rec-ro", vec![row(new_user("lgarcia"))]);
     let err = pod.write_import(&it, &profile(), SECRET).await.unwrap_err().to_string();
     assert!(err.contains("recording rec-ro"), "{err}");

@@ -43,17 +43,29 @@ async fn check(explicit: Option<&Path>, offline: bool) -> anyhow::Result<ExitCod
     let config = &loaded.config;
     let source_ok = !problems.iter().any(|p| p.key.starts_with("source.") && p.severity == Severity::Error);
     if !offline {
-        if source_ok {
-            problems.extend(check_server(config).await);
-        }
-        problems.extend(check_ledger(config).await);
-        if config.pod.database.is_some() {
-            problems.extend(check_pod(config).await);
-        }
+        problems.extend(online(config, source_ok).await);
     }
+    verdict(&problems)
+}
+
+/// The checks that reach the old server, the ledger and Pod.
+pub(super) async fn online(config: &migrate_config::Config, source_ok: bool) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if source_ok {
+        problems.extend(check_server(config).await);
+    }
+    problems.extend(check_ledger(config).await);
+    if config.pod.database.is_some() {
+        problems.extend(check_pod(config).await);
+    }
+    problems
+}
+
+/// Prints every problem with its fix, and the verdict.
+pub(super) fn verdict(problems: &[Problem]) -> anyhow::Result<ExitCode> {
     let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
     let warnings = problems.len() - errors;
-    for p in &problems {
+    for p in problems {
         let mark = if p.severity == Severity::Error { "✗" } else { "!" };
         println!("{mark} {}: {}\n    fix: {}", p.key, p.message, p.fix);
     }
@@ -194,6 +206,6 @@ async fn check_pod(config: &migrate_config::Config) -> Vec<Problem> {
     problems
 }
 
-fn problem(key: &str, message: String, fix: &str) -> Problem {
+pub(super) fn problem(key: &str, message: String, fix: &str) -> Problem {
     Problem { key: key.into(), message, fix: fix.into(), severity: Severity::Error }
 }
