@@ -102,6 +102,28 @@ pub enum Command {
     #[command(subcommand)]
     PodPlugin(PodPluginCommand),
 
+    /// Consume the jobs of `migrate --queue` (RabbitMQ, [queue]): render/copy or import, verify, record, ack
+    ///
+    /// Run one on each encoding host, all sharing the PostgreSQL ledger. Each job is done under the ledger lease
+    /// of its recording (renewed while it runs; a dead worker's job is taken over once its lease expires), with the
+    /// same code as local mode; a job already done is acked without work. Failures are retried with backoff up to
+    /// queue.max_attempts, then dead-lettered (`retry --failed`). SIGTERM/SIGINT finish the running job first.
+    Worker(WorkerArgs),
+
+    /// Where the migration stands, from the ledger (any host): done, running (on which host), failed (why),
+    /// pending, and an ETA from the recent completion rate
+    Status(StatusArgs),
+
+    /// Put failed recordings back to work: reset them in the ledger and, with a queue, queue their jobs again
+    /// (dead letters included)
+    Retry(RetryArgs),
+
+    /// The migration for managers, from the ledger: totals, per origin and owner, hours, failures, thumbnails
+    ///
+    /// HTML is one self-contained file (styles inline, preview images embedded); CSV has one line per recording;
+    /// JSON has everything.
+    Report(ReportArgs),
+
     /// Run the whole pipeline on a built-in demo old server with generated recordings
     Demo(DemoArgs),
 
@@ -157,6 +179,16 @@ pub enum BenchCommand {
         /// Server where the throw-away Pod database is created (postgres://… or mysql://…, an admin account)
         #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
         server: String,
+    },
+    /// N import jobs done locally (`migrate --jobs 1`) and through RabbitMQ (`migrate --queue` + one `worker`),
+    /// each into its own copy of the demo Pod: jobs per second both ways and the queue's overhead per job
+    Queue {
+        /// Jobs (demo recordings)
+        #[arg(long, default_value_t = 200)]
+        jobs: usize,
+        /// RabbitMQ (a unique queue is used, then deleted)
+        #[arg(long, value_name = "URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+        amqp_url: String,
     },
 }
 
@@ -335,6 +367,9 @@ pub struct MigrateArgs {
     /// Write the run's report (JSON) here [default: bbb-migrate-report-<mode>-<time>.json]
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
+    /// Do not work here: publish one job per recording to RabbitMQ ([queue]) for `bbb-migrate worker`s
+    #[arg(long, conflicts_with_all = ["jobs", "report"])]
+    pub queue: bool,
 }
 
 #[derive(Debug, Args)]
@@ -407,4 +442,65 @@ pub struct DemoArgs {
     /// Port of the demo server on 127.0.0.1 [default: 38080 when free, else any free port]
     #[arg(long)]
     pub port: Option<u16>,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Exit once no job has come for this many seconds (batch hosts, benchmarks); by default run until stopped
+    #[arg(long, value_name = "SECS")]
+    pub idle_exit: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    /// For people
+    Table,
+    /// One JSON object
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+    /// Failures listed in the table (all of them in JSON)
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub failures: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// Retry the recordings that failed (required: the only retry there is)
+    #[arg(long)]
+    pub failed: bool,
+    /// Only this mode's failures [default: import and claim]
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained page (inline styles, embedded thumbnails)
+    Html,
+    /// One line per recording
+    Csv,
+    /// Totals and every recording
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// The file to write
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Only this mode's recordings [default: import and claim]
+    #[arg(long, value_enum)]
+    pub mode: Option<Mode>,
+    /// HTML: do not fetch the recordings' preview images
+    #[arg(long)]
+    pub no_thumbnails: bool,
 }

@@ -83,6 +83,8 @@ struct Shared {
     /// Each recording's `<recording>` element, rendered once: pages are then cheap to assemble.
     fragments: Vec<String>,
     faults: Mutex<VecDeque<Fault>>,
+    /// Recordings whose published files all answer 404 (a recording damaged on the server).
+    broken: Mutex<std::collections::HashSet<String>>,
     requests: Mutex<Vec<String>>,
     media: crate::media::MediaCache,
     _media_tmp: Option<tempfile_dir::TempDir>,
@@ -124,6 +126,7 @@ impl DemoServer {
             recordings,
             fragments,
             faults: Mutex::default(),
+            broken: Mutex::default(),
             requests: Mutex::default(),
             media,
             _media_tmp: media_tmp,
@@ -176,6 +179,12 @@ impl DemoServer {
     /// Queues faults; each applies to one API request, in order.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.faults.lock().expect("fault queue").extend(faults);
+    }
+
+    /// From now on every published file of `record_id` (presentation files, video playback) answers 404, while
+    /// the API still lists the recording: a recording damaged on the server.
+    pub fn break_recording(&self, record_id: &str) {
+        self.shared.broken.lock().expect("broken set").insert(record_id.to_owned());
     }
 
     /// Query strings of the API requests received so far (checksum removed), oldest first.
@@ -443,6 +452,9 @@ pub fn escape(s: &str) -> String {
 }
 
 fn find<'a>(shared: &'a Shared, record_id: &str) -> Option<&'a DemoRecording> {
+    if shared.broken.lock().expect("broken set").contains(record_id) {
+        return None;
+    }
     shared.recordings.iter().find(|r| r.recording.record_id == record_id)
 }
 

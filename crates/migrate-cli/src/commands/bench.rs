@@ -18,6 +18,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             owners(recordings, users, activities, &server, runs).await
         }
         BenchCommand::Import { recordings, jobs, server } => import(recordings, jobs, &server).await,
+        BenchCommand::Queue { jobs, amqp_url } => queue(jobs, &amqp_url).await,
     }
 }
 
@@ -324,4 +325,8 @@ async fn import(recordings: usize, jobs: usize, server: &str) -> anyhow::Result<
     with_db!(&admin, pool => sqlx::raw_sql(&drop).execute(pool).await.map(|_| ()))?;
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn queue(_jobs: usize, _amqp_url: &str) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not yet")
 }

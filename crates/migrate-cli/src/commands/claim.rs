@@ -15,7 +15,7 @@ use super::migrate::{ClaimTarget, Done, Outcome, bytes, run_each, skipped};
 
 /// Who the files are given to, resolved once before the run.
 #[derive(Debug, Clone, Default)]
-struct Handover {
+pub(super) struct Handover {
     uid: Option<u32>,
     gid: Option<u32>,
     mode: Option<u32>,
@@ -46,7 +46,7 @@ pub async fn run<'a>(
     let by_id = |item: &'a ClaimItem| (item.record_id.as_str(), item.name.as_str());
     let mut outcomes = run_each(&plan.items, jobs, "claim files", by_id, |item| {
         let (holder, handover) = (holder.clone(), handover.clone());
-        async move { claim_one(config, ledger, item, &target.dir, &handover, &holder).await }
+        async move { claim_one(config, ledger, item, &target.dir, &handover, &holder, super::migrate::LEASE).await }
     })
     .await;
     outcomes.extend(plan.skipped.iter().map(|s| skipped(&s.record_id, &s.name, &s.reason)));
@@ -54,7 +54,7 @@ pub async fn run<'a>(
 }
 
 /// The recorder directory must exist (Pod's admin creates it with the recorder) and take our files.
-fn check_directory(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn check_directory(dir: &Path) -> anyhow::Result<()> {
     anyhow::ensure!(
         dir.is_dir(),
         "the recorder directory {} does not exist: check pod.recorder_path and the recorder's directory in Pod",
@@ -67,7 +67,7 @@ fn check_directory(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn handover(config: &Config) -> anyhow::Result<Handover> {
+pub(super) fn handover(config: &Config) -> anyhow::Result<Handover> {
     let mode = match config.claim.mode_bits() {
         Some(Ok(bits)) => Some(bits),
         Some(Err(e)) => anyhow::bail!("claim.mode: {e}"),
@@ -106,16 +106,18 @@ fn apply_handover(path: &Path, handover: &Handover) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn claim_one(
+/// One recording's file under the ledger lease `key` for `ttl`: local mode and `worker` alike.
+pub(super) async fn claim_one(
     config: &Config,
     ledger: &Ledger,
     item: &ClaimItem,
     dir: &Path,
     handover: &Handover,
     holder: &str,
+    ttl: std::time::Duration,
 ) -> Done {
     let key = item.key();
-    match ledger.try_lease(&key, holder, super::migrate::LEASE).await {
+    match ledger.try_lease(&key, holder, ttl).await {
         Ok(Lease::Acquired(_)) => {}
         Ok(Lease::AlreadyDone(_)) => return ("already done", "done in an earlier run".into(), None),
         Ok(Lease::Busy { owner, .. }) => return ("busy", format!("being made by {owner}"), None),
@@ -160,7 +162,7 @@ async fn claim_one(
     }
 }
 
-fn claim_action(item: &ClaimItem) -> NewAction {
+pub(super) fn claim_action(item: &ClaimItem) -> NewAction {
     NewAction {
         key: item.key(),
         kind: "claim".into(),
@@ -193,6 +195,7 @@ async fn make(
             format!("copied the video playback ({seconds:.0} s) in {:.1} s", started.elapsed().as_secs_f64())
         }
         ClaimMethod::Render { playback_url } => {
+            remove_stale_temporaries(dir, &item.file_name);
             let result = render(config, playback_url, &part).await;
             if result.is_err() {
                 let _ = std::fs::remove_file(&part);
@@ -209,6 +212,18 @@ async fn make(
     apply_handover(&part, handover)?;
     std::fs::rename(&part, final_path).with_context(|| format!("cannot rename {} into place", part.display()))?;
     Ok(Made { note, file: Some(final_path.to_path_buf()), fresh: true })
+}
+
+/// A render killed mid-way (SIGKILL, power loss) leaves its hidden temporaries (`.<name>.part.<pid>.*`) behind;
+/// whoever holds the lease now owns the file, so they go before rendering again.
+fn remove_stale_temporaries(dir: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}.part.");
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            tracing::info!(file = %entry.path().display(), "removing an interrupted render's temporary file");
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The `video` playback's file (`video-0.m4v`, `capture.m4v` before BBB 3.0) into `part`, resuming a partial

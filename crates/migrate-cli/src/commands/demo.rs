@@ -84,6 +84,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         dry_run: false,
         jobs: None,
         report: Some(import_report.clone()),
+        queue: false,
     };
     let (report, _) = super::migrate::execute(&config, &import).await.context("import mode on the demo Pod")?;
     println!("4. option 2, {}", report.summary_line());
@@ -112,6 +113,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             dry_run: false,
             jobs: None,
             report: Some(claim_report.clone()),
+            queue: false,
         };
         let (report, _) = super::migrate::execute(&config, &claim).await.context("claim mode on the demo")?;
         let detail = report.outcomes.first().map(|o| o.detail.clone()).unwrap_or_default();

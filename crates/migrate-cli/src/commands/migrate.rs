@@ -45,6 +45,9 @@ pub async fn migrate(explicit: Option<&Path>, args: MigrateArgs) -> anyhow::Resu
         return plan(explicit, plan_args).await;
     }
     let loaded = migrate_config::load(explicit)?;
+    if args.queue {
+        return super::queue::publish(&loaded.config, &args).await;
+    }
     let (report, path) = execute(&loaded.config, &args).await?;
     println!("{}", report.summary_line());
     for failure in report.outcomes.iter().filter(|o| o.status == "failed").take(20) {
@@ -65,19 +68,8 @@ pub(super) async fn execute(config: &Config, args: &MigrateArgs) -> anyhow::Resu
     let started = Instant::now();
     let outcomes = match &prepared.plan {
         Planned::Import(plan) => {
-            let profile = NewUserProfile {
-                auth_type: config.pod.new_users.auth_type.clone(),
-                affiliation: config.pod.new_users.affiliation.clone(),
-                establishment: config.pod.new_users.establishment.clone(),
-            };
-            let users_to_create = plan.totals().users_to_create;
-            if users_to_create > 0 && config.pod.secret_key.is_empty() {
-                anyhow::bail!(
-                    "pod.secret_key is empty, but {users_to_create} Pod user(s) must be created and their hash key is \
-                     SHA-256 of Pod's SECRET_KEY + username: set pod.secret_key (or BBB_MIGRATE_POD__SECRET_KEY, or \
-                     pod.secret_key_file) to Pod's SECRET_KEY; nothing was written"
-                );
-            }
+            let profile = new_user_profile(config);
+            check_secret_key(config, plan)?;
             let jobs = args.jobs.unwrap_or(8).max(1);
             run_import(&prepared.pod, &ledger, plan, profile, config.pod.secret_key.expose(), jobs).await
         }
@@ -98,6 +90,28 @@ pub(super) async fn execute(config: &Config, args: &MigrateArgs) -> anyhow::Resu
     prepared.pod.close().await;
     ledger.close().await;
     Ok((report, path))
+}
+
+/// The profile of the Pod users import mode creates (`[pod.new_users]`).
+pub(super) fn new_user_profile(config: &Config) -> NewUserProfile {
+    NewUserProfile {
+        auth_type: config.pod.new_users.auth_type.clone(),
+        affiliation: config.pod.new_users.affiliation.clone(),
+        establishment: config.pod.new_users.establishment.clone(),
+    }
+}
+
+/// Users can only be created with Pod's SECRET_KEY (their hash key): refuse before writing anything.
+pub(super) fn check_secret_key(config: &Config, plan: &ImportPlan) -> anyhow::Result<()> {
+    let users_to_create = plan.totals().users_to_create;
+    if users_to_create > 0 && config.pod.secret_key.is_empty() {
+        anyhow::bail!(
+            "pod.secret_key is empty, but {users_to_create} Pod user(s) must be created and their hash key is \
+             SHA-256 of Pod's SECRET_KEY + username: set pod.secret_key (or BBB_MIGRATE_POD__SECRET_KEY, or \
+             pod.secret_key_file) to Pod's SECRET_KEY; nothing was written"
+        );
+    }
+    Ok(())
 }
 
 /// One ffmpeg already keeps about two cores busy.
@@ -127,7 +141,7 @@ pub struct ClaimTarget {
 
 /// Lists the server, resolves owners (import), reads Pod, and plans. Only the ledger's inventory rows are
 /// written, and only when `ledger` is given (`migrate`); `plan` writes nothing at all.
-async fn prepare(
+pub(super) async fn prepare(
     config: &Config,
     selection: &SelectionArgs,
     mode: Mode,
@@ -198,7 +212,7 @@ async fn prepare(
     }
 }
 
-async fn open_pod(config: &Config, read_only: bool) -> anyhow::Result<Pod> {
+pub(super) async fn open_pod(config: &Config, read_only: bool) -> anyhow::Result<Pod> {
     let url = config.pod.database.as_deref().context(
         "pod.database is not set: bbb-migrate reads and writes Pod's database (postgres://, mysql:// or sqlite://)",
     )?;
@@ -506,7 +520,7 @@ pub(super) async fn run_import(
         |item| (item.record_id.as_str(), item.name.as_str()),
         |item| {
             let (holder, profile) = (holder.clone(), profile.clone());
-            async move { import_one(pod, ledger, item, &profile, secret_key, &holder).await }
+            async move { import_one(pod, ledger, item, &profile, secret_key, &holder, LEASE).await }
         },
     )
     .await;
@@ -571,16 +585,18 @@ pub(super) fn skipped(record_id: &str, name: &str, reason: &str) -> Outcome {
     }
 }
 
-async fn import_one(
+/// One recording's external recordings under the ledger lease `key` for `ttl`: local mode and `worker` alike.
+pub(super) async fn import_one(
     pod: &Pod,
     ledger: &Ledger,
     item: &migrate_plan::import::ImportItem,
     profile: &NewUserProfile,
     secret_key: &str,
     holder: &str,
+    ttl: Duration,
 ) -> Done {
     let key = item.key();
-    match ledger.try_lease(&key, holder, LEASE).await {
+    match ledger.try_lease(&key, holder, ttl).await {
         Ok(Lease::Acquired(_)) => {}
         Ok(Lease::AlreadyDone(_)) => return ("already done", "done in an earlier run".into(), None),
         Ok(Lease::Busy { owner, .. }) => return ("busy", format!("being imported by {owner}"), None),
@@ -609,14 +625,33 @@ async fn import_one(
     }
 }
 
-fn import_action(item: &migrate_plan::import::ImportItem) -> NewAction {
+pub(super) fn import_action(item: &migrate_plan::import::ImportItem) -> NewAction {
     NewAction {
         key: item.key(),
         kind: "import".into(),
         record_id: Some(item.record_id.clone()),
         target: item.source_url.clone(),
-        details: serde_json::to_value(&item.rows).unwrap_or_default(),
+        details: import_payload(item),
     }
+}
+
+/// The whole item with its URL spellings (which the plan's JSON leaves out): what a `worker` needs to write it,
+/// kept in the ledger too, so that `retry --failed` can queue it again and `report` can tell owners and hours.
+pub(super) fn import_payload(item: &migrate_plan::import::ImportItem) -> serde_json::Value {
+    let mut value = serde_json::to_value(item).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("url_variants".into(), serde_json::json!(item.url_variants));
+    }
+    value
+}
+
+/// [`import_payload`] read back.
+pub(super) fn import_item(payload: &serde_json::Value) -> Result<migrate_plan::import::ImportItem, serde_json::Error> {
+    let mut item: migrate_plan::import::ImportItem = serde_json::from_value(payload.clone())?;
+    if let Some(urls) = payload.get("url_variants") {
+        item.url_variants = serde_json::from_value(urls.clone())?;
+    }
+    Ok(item)
 }
 
 /// The run's actions into the ledger before any work, in a few transactions.

@@ -11,7 +11,10 @@ mod migrate;
 mod notice;
 mod owners;
 mod pod_plugin;
+mod queue;
 mod render;
+mod report;
+mod status;
 
 use std::process::ExitCode;
 
@@ -32,6 +35,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Render(args) => render::run(cli.config.as_deref(), args).await,
         Command::PodPlugin(cmd) => pod_plugin::run(cli.config.as_deref(), cmd),
         Command::Owners(args) => owners::run(cli.config.as_deref(), args).await,
+        Command::Worker(args) => queue::worker(cli.config.as_deref(), args).await,
+        Command::Status(args) => status::run(cli.config.as_deref(), args).await,
+        Command::Retry(args) => queue::retry(cli.config.as_deref(), args).await,
+        Command::Report(args) => report::run(cli.config.as_deref(), args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(cmd) => bench::run(cmd).await,
     }
