@@ -227,7 +227,7 @@ fn csv(report: &Report) -> anyhow::Result<Vec<u8>> {
             l.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
         ])?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Each recording's first preview image as a `data:` URI, fetched 8 at a time; failures just leave it out.
