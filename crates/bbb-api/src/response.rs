@@ -139,6 +139,10 @@ pub fn parse_version(xml: &str) -> Result<ServerVersion, ParseError> {
 
 fn parse_recording(node: Node) -> Result<Recording, String> {
     let record_id = child_text(node, "recordID").filter(|s| !s.is_empty()).ok_or("no <recordID>")?;
+    if let Err(reason) = check_record_id(&record_id) {
+        let shown: String = record_id.chars().take(60).flat_map(char::escape_debug).collect();
+        return Err(format!("<recordID> \"{shown}\" {reason}"));
+    }
     let start_time = epoch_ms(node, "startTime").map_err(|e| format!("{record_id}: {e}"))?;
     let end_time = epoch_ms(node, "endTime").map_err(|e| format!("{record_id}: {e}"))?;
     let metadata = child(node, "metadata")
@@ -182,6 +186,25 @@ fn parse_recording(node: Node) -> Result<Recording, String> {
         breakout,
         record_id,
     })
+}
+
+/// Longest record ID accepted. BBB's are `<40 hex>-<13 digits>` (54 characters); Scalelite keeps them.
+pub const MAX_RECORD_ID_LEN: usize = 256;
+
+/// A record ID becomes a directory name, a URL path segment and a ledger key: one that could leave a directory
+/// or break a file name (`/`, `\`, `..`, NUL and other control characters) or is absurdly long is refused, so
+/// that the recording is skipped with a warning rather than written somewhere unexpected.
+fn check_record_id(id: &str) -> Result<(), &'static str> {
+    if id.len() > MAX_RECORD_ID_LEN {
+        return Err("is too long to be a record ID");
+    }
+    if id == "." || id == ".." || id.contains(['/', '\\']) {
+        return Err("is a path, not a record ID");
+    }
+    if id.chars().any(char::is_control) {
+        return Err("holds NUL or control characters");
+    }
+    Ok(())
 }
 
 fn parse_format(node: Node) -> PlaybackFormat {
@@ -252,7 +275,9 @@ pub fn decode_twice_escaped(s: &str) -> String {
                     .or_else(|| entity.strip_prefix("#X"))
                     .and_then(|h| u32::from_str_radix(h, 16).ok())
                     .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
-                    .and_then(char::from_u32),
+                    .and_then(char::from_u32)
+                    // `&amp;#0;` must not smuggle NUL or control characters into names (file names, SQL text).
+                    .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r')),
             }?;
             Some((ch, end + 1))
         });
@@ -282,6 +307,29 @@ mod tests {
         assert_eq!(decode_twice_escaped("Tom & Jerry"), "Tom & Jerry");
         assert_eq!(decode_twice_escaped("a &#xE9; b"), "a é b");
         assert_eq!(decode_twice_escaped("&;&#;&#xZZ;&"), "&;&#;&#xZZ;&");
+    }
+
+    #[test]
+    fn second_level_escapes_never_make_nul_or_control_characters() {
+        // Found by the hostile-input tests: `&amp;#0;` in a name decoded to a NUL.
+        assert_eq!(decode_twice_escaped("a&#0;b&#x1b;c&#9;d"), "a&#0;b&#x1b;c\td");
+        assert_eq!(decode_twice_escaped("&#x7f;&#x85;"), "&#x7f;&#x85;");
+    }
+
+    #[test]
+    fn record_ids_that_are_paths_or_junk_are_skipped_with_a_warning() {
+        let rec = |id: &str| {
+            format!("<recording><recordID>{id}</recordID><startTime>1</startTime><endTime>2</endTime></recording>")
+        };
+        let long = "a".repeat(MAX_RECORD_ID_LEN + 1);
+        let hostile = ["../../etc", "a/b", "..", "a\\b", "a&#9;b", &long];
+        let body: String = hostile.iter().map(|id| rec(id)).chain([rec("ok-1")]).collect();
+        let xml = format!("<response><returncode>SUCCESS</returncode><recordings>{body}</recordings></response>");
+        let page = parse_get_recordings(&xml).unwrap();
+        assert_eq!(page.recordings.iter().map(|r| r.record_id.as_str()).collect::<Vec<_>>(), ["ok-1"]);
+        assert_eq!(page.warnings.len(), hostile.len(), "{:?}", page.warnings);
+        assert!(page.warnings.iter().all(|w| w.contains("<recordID>")), "{:?}", page.warnings);
+        assert!(page.warnings.iter().all(|w| w.len() < 200), "warnings stay short: {:?}", page.warnings);
     }
 
     #[test]

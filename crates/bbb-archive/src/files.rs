@@ -438,6 +438,11 @@ impl Refs<'_> {
                 return None;
             }
         };
+        if bbb_presentation::declares_entities(text) {
+            // roxmltree would expand them at each reference, without a size limit (see `declares_entities`).
+            self.warn("", "its DOCTYPE declares entities, which BBB never writes; its references are unknown");
+            return None;
+        }
         let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
         match roxmltree::Document::parse_with_options(text, options) {
             Ok(doc) => Some(doc),

@@ -62,6 +62,15 @@ impl<F: Fn(&str) -> Option<Vec<u8>>> PublishedFiles for F {
     }
 }
 
+/// Whether an XML text declares entities in its DOCTYPE (`<!DOCTYPE x [<!ENTITY …`). BBB never does; roxmltree
+/// (and every crate built on it, usvg included) expands internal entities at each reference without a size
+/// limit, so readers of remote XML refuse such a document before parsing it. A `<!ENTITY` after the DOCTYPE's
+/// internal subset (in a comment, say) counts too: being wrong there only costs a file nobody writes.
+pub fn declares_entities(xml: &str) -> bool {
+    let Some(doctype) = xml.find("<!DOCTYPE") else { return false };
+    xml[doctype..].contains("<!ENTITY")
+}
+
 /// The files read, in the order they are needed.
 pub const FILES: &[&str] = &[
     "metadata.xml",

@@ -24,6 +24,7 @@ pub fn fake_media(dir: &Path, demos: &[DemoRecording], size: impl Fn(&MediaSpec)
     migrate_demo::media::stand_in_media(dir, demos, size).unwrap();
 }
 
+#[allow(unused_imports)] // not every test binary that includes this module uses it
 pub use migrate_demo::media::pseudo_random;
 
 /// A demo server of `recordings` generated recordings whose media are `media_size` bytes each.
