@@ -86,8 +86,20 @@ pub enum Command {
     /// owners, written to --backup, then deleted in one transaction. `restore` puts them back.
     Cleanup(CleanupArgs),
 
-    /// Put back the external recordings that `cleanup --backup FILE` deleted
+    /// Put back what `cleanup --backup FILE` deleted, or what `relink --backup FILE` changed
     Restore(RestoreArgs),
+
+    /// Check the whole setup before a long run: old server and secret, ledger, Pod (and its grants, tried in
+    /// rolled-back transactions), Moodle, the recorder directory and free disk, ffmpeg and its encoders,
+    /// RabbitMQ. One line per check, then the verdict; nothing is written
+    Doctor,
+
+    /// Point the Pod external recordings bbb-migrate created at the archive instead of the old server
+    ///
+    /// Only rows the ledger says this tool created, only for recordings `archive` has copied, only while they
+    /// still point at the old server (source.url). Every change is written to --backup first; one transaction;
+    /// `restore FILE` undoes it.
+    Relink(RelinkArgs),
 
     /// Copy every published file of the selected recordings into DIR, verified, in a BBB server's layout
     ///
@@ -291,12 +303,14 @@ pub struct RenderArgs {
     /// WIDTHxHEIGHT, both even [default: render.size]
     #[arg(long)]
     pub size: Option<String>,
-    /// Output frames per second [default: 15 with video on screen, else 5]; 10 is about 1.5× faster
+    /// Output frames per second [default: render.fps, else 15 with video on screen, 5 without]; 10 is about
+    /// 1.5× faster
     #[arg(long)]
     pub fps: Option<u32>,
     /// x264 preset for MP4/MKV (ultrafast … veryslow): faster presets render faster, files are bigger
-    #[arg(long, value_name = "PRESET", default_value = "veryfast")]
-    pub x264_preset: String,
+    /// [default: render.x264_preset, veryfast]
+    #[arg(long, value_name = "PRESET")]
+    pub x264_preset: Option<String>,
     /// Keep the downloaded published files in this directory (reused by the next run)
     #[arg(long, value_name = "DIR")]
     pub keep_files: Option<PathBuf>,
@@ -408,8 +422,21 @@ pub struct ArchiveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RelinkArgs {
+    /// The archive's public address (what `archive --serve-config --base-url` serves)
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Only show what would change
+    #[arg(long, visible_alias = "dry")]
+    pub dry_run: bool,
+    /// Write every change to this JSON file first (required to change anything)
+    #[arg(long, value_name = "FILE", required_unless_present = "dry_run")]
+    pub backup: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// A file written by `cleanup --backup`
+    /// A file written by `cleanup --backup` or `relink --backup`
     pub backup: PathBuf,
 }
 

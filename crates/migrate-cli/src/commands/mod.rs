@@ -6,12 +6,14 @@ mod claim;
 mod cleanup;
 mod config;
 mod demo;
+mod doctor;
 mod inventory;
 mod migrate;
 mod notice;
 mod owners;
 mod pod_plugin;
 mod queue;
+mod relink;
 mod render;
 mod report;
 mod status;
@@ -32,6 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cleanup(args) => cleanup::cleanup(cli.config.as_deref(), args).await,
         Command::Restore(args) => cleanup::restore(cli.config.as_deref(), args).await,
         Command::Archive(args) => archive::run(cli.config.as_deref(), args).await,
+        Command::Relink(args) => relink::run(cli.config.as_deref(), args).await,
+        Command::Doctor => doctor::run(cli.config.as_deref()).await,
         Command::Render(args) => render::run(cli.config.as_deref(), args).await,
         Command::PodPlugin(cmd) => pod_plugin::run(cli.config.as_deref(), cmd),
         Command::Owners(args) => owners::run(cli.config.as_deref(), args).await,
