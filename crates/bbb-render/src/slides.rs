@@ -24,14 +24,26 @@ pub(crate) struct ImageCache {
     pub(crate) warnings: Vec<String>,
 }
 
-/// The options SVG slides are parsed with: our embedded font for any `<text>` they hold.
+/// The options SVG slides are parsed with: our embedded font for any `<text>` they hold, and no file access.
+/// usvg's default resolves an `<image href>` that is not a `data:` URL as a local path and reads it (a slide
+/// naming `/home/…/secret.png` or `../../x.png` would show that file in the video); a slide's SVG is remote
+/// data, so only inline `data:` images are drawn and every other reference is dropped.
 fn svg_options() -> resvg::usvg::Options<'static> {
     let mut db = resvg::usvg::fontdb::Database::new();
     db.load_font_data(crate::font::FONT_BYTES.to_vec());
     db.set_sans_serif_family("DejaVu Sans");
     db.set_serif_family("DejaVu Sans");
     db.set_monospace_family("DejaVu Sans");
-    resvg::usvg::Options { font_family: "DejaVu Sans".into(), fontdb: Arc::new(db), ..Default::default() }
+    let image_href_resolver = resvg::usvg::ImageHrefResolver {
+        resolve_data: resvg::usvg::ImageHrefResolver::default_data_resolver(),
+        resolve_string: Box::new(|_, _| None),
+    };
+    resvg::usvg::Options {
+        font_family: "DejaVu Sans".into(),
+        fontdb: Arc::new(db),
+        image_href_resolver,
+        ..Default::default()
+    }
 }
 
 fn decode(bytes: &[u8]) -> Result<Image, String> {
@@ -40,6 +52,10 @@ fn decode(bytes: &[u8]) -> Result<Image, String> {
     }
     if bytes.starts_with(&[0xff, 0xd8]) {
         return decode_jpeg(bytes).map(Image::Raster);
+    }
+    // usvg parses with roxmltree, which expands internal entities at every reference without a size limit.
+    if bbb_presentation::declares_entities(&String::from_utf8_lossy(bytes)) {
+        return Err("an SVG whose DOCTYPE declares entities (never written by BBB); refused".to_owned());
     }
     let tree = resvg::usvg::Tree::from_data(bytes, &svg_options()).map_err(|e| format!("not PNG, JPEG or SVG: {e}"))?;
     Ok(Image::Vector { tree: Box::new(tree), raster: None })
@@ -139,5 +155,44 @@ mod tests {
         assert_eq!(cache.warnings.len(), 1, "warned once: {:?}", cache.warnings);
         let jpeg_junk = [0xff, 0xd8, 0, 1, 2];
         assert!(decode(&jpeg_junk).is_err());
+    }
+
+    /// Hostile slides (issue 8): references in remote data never reach a file outside the recording.
+    #[test]
+    fn hostile_slide_references_are_refused_with_a_warning() {
+        let outside = std::env::temp_dir().join(format!("bbb-render-outside-{}", std::process::id()));
+        let root = outside.join("rec");
+        std::fs::create_dir_all(root.join("presentation/p/svgs")).unwrap();
+        let mut green = Pixmap::new(4, 4).unwrap();
+        green.fill(tiny_skia::Color::from_rgba8(0, 255, 0, 255));
+        std::fs::write(outside.join("secret.png"), green.encode_png().unwrap()).unwrap();
+        let secret = outside.join("secret.png").display().to_string();
+        // An SVG slide that embeds files by absolute path, by `file:` URL and by `..`: usvg's default would
+        // read the first and third; the slide must draw without them.
+        let svg = format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="4" height="4">
+            <image width="4" height="4" xlink:href="{secret}"/><image width="4" height="4" href="file://{secret}"/>
+            <image width="4" height="4" href="../../../../secret.png"/></svg>"#
+        );
+        std::fs::write(root.join("presentation/p/svgs/slide1.svg"), svg).unwrap();
+        let big = "x".repeat(1 << 20);
+        let laughs = format!("<!DOCTYPE svg [<!ENTITY a \"{big}\">]><svg><text>{}</text></svg>", "&a;".repeat(3000));
+        std::fs::write(root.join("presentation/p/svgs/slide2.svg"), laughs).unwrap();
+
+        let dir = crate::inputs::RecordingDir::new(&root);
+        let mut cache = ImageCache::default();
+        let id = Transform::identity();
+        let mut target = Pixmap::new(4, 4).unwrap();
+        assert!(cache.draw(&dir, "presentation/p/svgs/slide1.svg", (0.0, 0.0, 4.0, 4.0), id, &mut target, id, None));
+        assert_eq!(target.pixel(2, 2).unwrap().green(), 0, "the file outside the recording was not drawn");
+        let start = std::time::Instant::now();
+        assert!(!cache.draw(&dir, "presentation/p/svgs/slide2.svg", (0.0, 0.0, 4.0, 4.0), id, &mut target, id, None));
+        assert!(start.elapsed().as_secs() < 5, "entity expansion refused before parsing");
+        for href in ["file:///etc/passwd", "http://127.0.0.1:9/slide.png", "../../secret.png", "/etc/passwd", &secret] {
+            assert!(!cache.draw(&dir, href, (0.0, 0.0, 4.0, 4.0), id, &mut target, id, None), "{href}");
+        }
+        assert_eq!(cache.warnings.len(), 6, "one warning per refused slide: {:#?}", cache.warnings);
+        assert!(cache.warnings.iter().all(|w| w.contains("placeholder")), "{:#?}", cache.warnings);
+        std::fs::remove_dir_all(&outside).unwrap();
     }
 }
