@@ -327,6 +327,88 @@ async fn import(recordings: usize, jobs: usize, server: &str) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-async fn queue(_jobs: usize, _amqp_url: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not yet")
+/// Local mode against the queue path on the same import jobs, each run as the user would (subprocesses of this
+/// binary), each into its own copy of the demo Pod and its own ledger.
+async fn queue(jobs: usize, amqp_url: &str) -> anyhow::Result<ExitCode> {
+    use std::process::{Command, Stdio};
+    anyhow::ensure!(jobs >= 1, "--jobs ≥ 1");
+    let server = DemoServer::start(ServerOptions { recordings: jobs, ..Default::default() }).await?;
+    let dir = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let queue = format!("bbb-migrate-bench.{}", std::process::id());
+    let command = |name: &str, pod: &str| {
+        let mut cmd = Command::new(&exe);
+        cmd.current_dir(dir.path())
+            .env_remove("BBB_MIGRATE_CONFIG")
+            .env("BBB_MIGRATE_SOURCE__URL", server.api_url())
+            .env("BBB_MIGRATE_SOURCE__SECRET", server.secret())
+            .env("BBB_MIGRATE_POD__DATABASE", pod)
+            .env("BBB_MIGRATE_POD__SECRET_KEY", "bench-secret-key")
+            .env("BBB_MIGRATE_POD__FALLBACK_OWNER", "admin")
+            .env("BBB_MIGRATE_OWNERS__ORDER", "[\"pod\", \"metadata\"]")
+            .env("BBB_MIGRATE_OWNERS__METADATA_USERNAME_KEYS", "[\"bbb-context-label\"]")
+            .env("BBB_MIGRATE_LEDGER__DATABASE", format!("sqlite://{}/{name}-ledger.sqlite", dir.path().display()))
+            .env("BBB_MIGRATE_QUEUE__AMQP_URL", amqp_url)
+            .env("BBB_MIGRATE_QUEUE__QUEUE", &queue)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd
+    };
+    let done = |name: &str| {
+        let url = format!("sqlite://{}/{name}-ledger.sqlite", dir.path().display());
+        async move {
+            let ledger = migrate_ledger::Ledger::open(&url).await?;
+            let counts = ledger.action_counts().await?;
+            ledger.close().await;
+            let n = |s| counts.get(&("import".to_owned(), s)).copied().unwrap_or(0);
+            Ok::<_, anyhow::Error>((n(migrate_ledger::ActionStatus::Done), counts.values().sum::<u64>()))
+        }
+    };
+    let local_pod = migrate_demo::pod_db::create(&dir.path().join("local-pod.sqlite"), server.recordings()).await?;
+    let queue_pod = migrate_demo::pod_db::create(&dir.path().join("queue-pod.sqlite"), server.recordings()).await?;
+
+    let started = Instant::now();
+    let status = command("local", &local_pod)
+        .args(["migrate", "--mode", "import", "--jobs", "1", "--report", "local.json"])
+        .status()?;
+    let local = started.elapsed().as_secs_f64();
+    anyhow::ensure!(status.success(), "the local run failed");
+    let (local_done, total) = done("local").await?;
+
+    let started = Instant::now();
+    let status = command("queue", &queue_pod).args(["migrate", "--mode", "import", "--queue"]).status()?;
+    anyhow::ensure!(
+        status.success(),
+        "migrate --queue failed (is RabbitMQ at {} up?)",
+        migrate_queue::mask_url(amqp_url)
+    );
+    let published = started.elapsed().as_secs_f64();
+    let mut worker = command("queue", &queue_pod).arg("worker").spawn()?;
+    let queue_done = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (n, _) = done("queue").await?;
+        if n >= local_done {
+            break n;
+        }
+        anyhow::ensure!(worker.try_wait()?.is_none(), "the worker stopped early");
+        anyhow::ensure!(started.elapsed().as_secs() < 600, "the worker did not finish in 10 minutes");
+    };
+    let queued = started.elapsed().as_secs_f64();
+    let _ = Command::new("kill").arg("-TERM").arg(worker.id().to_string()).status();
+    let _ = worker.wait();
+    let mut config = migrate_queue::QueueConfig::new(amqp_url).with_queue(&queue);
+    config.retry.max_attempts = 5;
+    if let Ok(admin) = migrate_queue::Admin::connect(&config).await {
+        let _ = admin.delete_all().await;
+        let _ = admin.close().await;
+    }
+    let n = local_done.max(1) as f64;
+    println!("{total} import jobs ({local_done} done locally, {queue_done} through the queue), SQLite Pod and ledger:");
+    println!("  local  `migrate --jobs 1`:             {local:.2} s, {:.0} jobs/s (planning included)", n / local);
+    println!(
+        "  queue  `migrate --queue` + 1 worker:   {queued:.2} s, {:.0} jobs/s (planning and publishing {published:.2} s)",
+        n / queued
+    );
+    println!("  queue overhead: {:.1} ms per job", (queued - local) * 1000.0 / n);
+    Ok(ExitCode::SUCCESS)
 }
