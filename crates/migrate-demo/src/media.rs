@@ -348,32 +348,6 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn frame_rate_makes_the_last_frame_end_at_the_duration() {
-        let spec = MediaSpec::webcams(10_037, 1);
-        let (num, den) = spec.frame_rate();
-        let frames = 100; // round(10.037 s × 10 fps)
-        assert_eq!(num * 10_037, frames * 1000 * den);
-        assert_eq!(MediaSpec::deskshare(60_000, 1).frame_rate(), (5, 1));
-    }
-
-    #[test]
-    fn file_names_are_unique_per_spec() {
-        let a = MediaSpec::webcams(1000, 1);
-        let mut b = a.clone();
-        b.seed = 2;
-        assert_ne!(a.file_name(), b.file_name());
-        assert!(a.file_name().ends_with(".webm"));
-        assert!(MediaSpec::video_playback(1000, 1).file_name().ends_with(".m4v"));
-        assert!(MediaSpec::audio_ogg(1000, 1).file_name().ends_with(".ogg"));
-        assert_eq!(MediaSpec::audio_ogg(1000, 1).content_type(), "audio/ogg");
-    }
-}
-
 /// Fills `dir`, a media cache, with stand-in files for every medium of `demos` (deterministic pseudo-random
 /// bytes, `size(spec)` long), so that a server using that cache serves them without running ffmpeg: for tests
 /// and benchmarks that move files (archive, copies) rather than play them. Files already there are kept.
@@ -413,4 +387,30 @@ pub fn pseudo_random(seed: u64, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_rate_makes_the_last_frame_end_at_the_duration() {
+        let spec = MediaSpec::webcams(10_037, 1);
+        let (num, den) = spec.frame_rate();
+        let frames = 100; // round(10.037 s × 10 fps)
+        assert_eq!(num * 10_037, frames * 1000 * den);
+        assert_eq!(MediaSpec::deskshare(60_000, 1).frame_rate(), (5, 1));
+    }
+
+    #[test]
+    fn file_names_are_unique_per_spec() {
+        let a = MediaSpec::webcams(1000, 1);
+        let mut b = a.clone();
+        b.seed = 2;
+        assert_ne!(a.file_name(), b.file_name());
+        assert!(a.file_name().ends_with(".webm"));
+        assert!(MediaSpec::video_playback(1000, 1).file_name().ends_with(".m4v"));
+        assert!(MediaSpec::audio_ogg(1000, 1).file_name().ends_with(".ogg"));
+        assert_eq!(MediaSpec::audio_ogg(1000, 1).content_type(), "audio/ogg");
+    }
 }
