@@ -807,6 +807,23 @@ mod tests {
     }
 
     #[test]
+    fn entity_declarations_are_refused_before_expansion() {
+        // Found by the hostile-input tests: roxmltree expanded a 1 MB entity at each of 3 000 references (6 GB).
+        let big = "x".repeat(1 << 20);
+        let refs = "&a;".repeat(3000);
+        for path in ["shapes.svg", "metadata.xml", "presentation/p/svgs/slide1.svg"] {
+            let doc = format!("<!DOCTYPE svg [<!ENTITY a \"{big}\">]><svg><image href=\"{refs}\"/></svg>");
+            let start = std::time::Instant::now();
+            let (wanted, warnings) = references_of(Format::Presentation, path, doc.as_bytes(), None);
+            assert!(start.elapsed().as_secs() < 2, "{path}");
+            assert!(wanted.is_empty(), "{path}");
+            assert!(warnings.len() == 1 && warnings[0].reason.contains("entities"), "{path}: {warnings:?}");
+        }
+        let xxe = "<!DOCTYPE svg [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><svg><image href=\"&x;\"/></svg>";
+        assert!(references_of(Format::Presentation, "shapes.svg", xxe.as_bytes(), None).0.is_empty());
+    }
+
+    #[test]
     fn video_page_names_its_scripts_styles_and_tracks() {
         let html = r#"<!DOCTYPE html><html><head>
 <link rel="stylesheet" href="css/normalize.css"><link rel="canonical" href="https://elsewhere/">
