@@ -300,6 +300,15 @@ pub fn default_owner() -> String {
     format!("{}:{}", hostname(), std::process::id())
 }
 
+/// Whether a lease holder named like [`default_owner`] is a process of this host that no longer runs, so
+/// that its lease can be taken over at once ([`Ledger::take_over`]). Holders of other hosts are never "dead"
+/// here: only their lease expiry tells.
+pub fn is_dead_local_holder(owner: &str) -> bool {
+    let Some((host, pid)) = owner.rsplit_once(':') else { return false };
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    host == hostname() && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 impl Ledger {
     /// Opens (and creates, for SQLite) the ledger and applies the embedded schema migrations.
     ///
@@ -587,6 +596,36 @@ impl Ledger {
             }
         }
         Err(LedgerError::Contention { key: key.to_owned() })
+    }
+
+    /// Takes over the live lease of `dead_owner` — a holder the caller knows is gone (a process of this host
+    /// that no longer exists: Ctrl-C, SIGKILL, reboot) — without waiting for it to expire. One conditional
+    /// `UPDATE`: if the holder changed meanwhile, `None`.
+    pub async fn take_over(
+        &self,
+        key: &str,
+        dead_owner: &str,
+        owner: &str,
+        ttl: Duration,
+    ) -> Result<Option<ActionRow>, LedgerError> {
+        let sql = format!(
+            "UPDATE actions SET lease_owner = $2, lease_expires = $3, attempts = attempts + 1, updated_at = $4 \
+             WHERE \"key\" = $1 AND status = 'running' AND lease_owner = $5 RETURNING {ACTION_COLS}"
+        );
+        let at = now();
+        let (at_s, expires_s) = (fmt_ts(at), fmt_ts(add_ttl(at, ttl)));
+        let taken: Vec<ActionDb> = with_pool!(self, pool => {
+            sqlx::query_as(&sql)
+                .bind(key)
+                .bind(owner)
+                .bind(expires_s.as_str())
+                .bind(at_s.as_str())
+                .bind(dead_owner)
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(db("taking over a lease"))?;
+        taken.into_iter().next().map(ActionRow::try_from).transpose()
     }
 
     /// Extends a lease the caller still holds; `false` if it lost it.

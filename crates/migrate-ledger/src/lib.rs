@@ -21,7 +21,7 @@ mod time;
 mod url;
 
 pub use error::LedgerError;
-pub use ledger::{Ledger, default_owner, hostname};
+pub use ledger::{Ledger, default_owner, hostname, is_dead_local_holder};
 pub use model::{
     ActionFilter, ActionOutput, ActionRow, ActionStatus, Backend, Lease, NewAction, ParseStatusError, RunId, RunRow,
     SeenRecording, SeenStats, StoredRecording,

@@ -42,6 +42,7 @@ on_both_backends!(
     lease_complete_then_already_done,
     fail_then_reset_failed_gives_pending,
     expired_lease_is_taken_over,
+    lease_of_a_dead_holder_is_taken_over,
     renew_extends_only_for_the_holder,
     complete_by_non_holder_is_lease_lost,
     skip_records_reason_and_refuses_done,
@@ -287,6 +288,30 @@ mod cases {
         let r3 = l.action("claim:r3").await.unwrap().unwrap();
         assert_eq!((r3.kind.as_str(), r3.status), ("other", ActionStatus::Pending));
         assert_eq!(l.actions(&ActionFilter::default()).await.unwrap().len(), 3);
+    }
+
+    pub async fn lease_of_a_dead_holder_is_taken_over(url: &str) {
+        let l = Ledger::open(url).await.unwrap();
+        l.ensure_action(&new_action("claim:dead", "claim", Some("dead"))).await.unwrap();
+        let dead = format!("{}:{}", hostname(), exited_pid());
+        assert!(matches!(l.try_lease("claim:dead", &dead, TTL).await.unwrap(), Lease::Acquired(_)));
+        assert!(is_dead_local_holder(&dead));
+        assert!(!is_dead_local_holder(&default_owner()), "this process is alive");
+        assert!(!is_dead_local_holder("another-host:1"), "other hosts are judged by expiry only");
+        assert!(matches!(l.try_lease("claim:dead", "me:1", TTL).await.unwrap(), Lease::Busy { .. }));
+        assert!(l.take_over("claim:dead", "someone-else:2", "me:1", TTL).await.unwrap().is_none());
+        let row = l.take_over("claim:dead", &dead, "me:1", TTL).await.unwrap().expect("taken over");
+        assert_eq!((row.lease_owner.as_deref(), row.attempts), (Some("me:1"), 2));
+        l.complete("claim:dead", "me:1", &ActionOutput::default()).await.unwrap();
+        assert!(l.take_over("claim:dead", "me:1", "me:2", TTL).await.unwrap().is_none(), "done stays done");
+    }
+
+    /// The pid of a process that has exited.
+    fn exited_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
     }
 
     pub async fn lease_complete_then_already_done(url: &str) {

@@ -119,7 +119,7 @@ async fn archive_one(
     holder: &str,
 ) -> Done {
     let key = format!("archive:{}", rec.record_id);
-    let lease = match ledger.try_lease(&key, holder, super::migrate::LEASE).await {
+    let lease = match super::migrate::lease(ledger, &key, holder, super::migrate::LEASE).await {
         Ok(lease) => lease,
         Err(e) => return ("failed", format!("ledger: {e}"), None),
     };

@@ -117,7 +117,7 @@ pub(super) async fn claim_one(
     ttl: std::time::Duration,
 ) -> Done {
     let key = item.key();
-    match ledger.try_lease(&key, holder, ttl).await {
+    match super::migrate::lease(ledger, &key, holder, ttl).await {
         Ok(Lease::Acquired(_)) => {}
         Ok(Lease::AlreadyDone(_)) => return ("already done", "done in an earlier run".into(), None),
         Ok(Lease::Busy { owner, .. }) => return ("busy", format!("being made by {owner}"), None),

@@ -596,7 +596,7 @@ pub(super) async fn import_one(
     ttl: Duration,
 ) -> Done {
     let key = item.key();
-    match ledger.try_lease(&key, holder, ttl).await {
+    match lease(ledger, &key, holder, ttl).await {
         Ok(Lease::Acquired(_)) => {}
         Ok(Lease::AlreadyDone(_)) => return ("already done", "done in an earlier run".into(), None),
         Ok(Lease::Busy { owner, .. }) => return ("busy", format!("being imported by {owner}"), None),
@@ -622,6 +622,28 @@ pub(super) async fn import_one(
             let _ = ledger.fail(&key, holder, &message).await;
             ("failed", message, None)
         }
+    }
+}
+
+/// [`Ledger::try_lease`], taking over at once a lease whose holder was a process of this host that is gone
+/// (an interrupted or killed earlier run), instead of waiting for the lease to expire.
+pub(super) async fn lease(
+    ledger: &Ledger,
+    key: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<Lease, migrate_ledger::LedgerError> {
+    match ledger.try_lease(key, holder, ttl).await? {
+        Lease::Busy { owner, expires } if migrate_ledger::is_dead_local_holder(&owner) => {
+            match ledger.take_over(key, &owner, holder, ttl).await? {
+                Some(row) => {
+                    tracing::info!(key, dead = owner, "lease of a process that is gone taken over");
+                    Ok(Lease::Acquired(row))
+                }
+                None => Ok(Lease::Busy { owner, expires }),
+            }
+        }
+        other => Ok(other),
     }
 }
 
