@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked --no-fail-fast
+./scripts/fuzz-smoke.sh   # a short fuzz run where nightly + cargo-fuzz exist; otherwise the corpora replayed
