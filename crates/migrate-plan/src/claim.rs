@@ -8,6 +8,7 @@ use bbb_api::{FormatKind, Recording};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::Skipped;
 use crate::naming::{POD_PATH_MAX, claim_file_name, pod_join};
 
 /// A rendered or copied video takes about this many bytes per second of recording (720p, ~1 Mbit/s); used
@@ -88,19 +89,10 @@ impl ClaimItem {
     }
 }
 
-/// A selected recording that claim mode cannot turn into a file, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClaimSkipped {
-    pub position: usize,
-    pub record_id: String,
-    pub name: String,
-    pub reason: String,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ClaimPlan {
     pub items: Vec<ClaimItem>,
-    pub skipped: Vec<ClaimSkipped>,
+    pub skipped: Vec<Skipped>,
 }
 
 /// What the recorder directory and Pod already hold.
@@ -161,12 +153,7 @@ pub fn plan_claim(
     let dir = dir.trim_end_matches('/');
     let mut plan = ClaimPlan::default();
     for &(position, rec) in selected {
-        let skip = |reason: String| ClaimSkipped {
-            position,
-            record_id: rec.record_id.clone(),
-            name: rec.display_name().to_owned(),
-            reason,
-        };
+        let skip = |reason: String| Skipped::new(position, rec, &reason);
         let video = rec.format(&FormatKind::Video).map(|f| (f.url.trim().to_owned(), f.size));
         let method = match (video, rec.presentation_url()) {
             (Some((url, _)), _) if !url.is_empty() => ClaimMethod::Copy { playback_url: url },

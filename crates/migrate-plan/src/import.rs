@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use migrate_owners::{Owner, Resolution};
 use serde::{Deserialize, Serialize};
 
+pub use crate::Skipped;
+
 /// `import_video_externalrecording.name` is a varchar(250).
 pub const NAME_MAX: usize = 250;
 /// `import_video_externalrecording.source_url` is a varchar(500).
@@ -182,15 +184,6 @@ impl ImportItem {
     }
 }
 
-/// A selected recording that import mode leaves alone, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Skipped {
-    pub position: usize,
-    pub record_id: String,
-    pub name: String,
-    pub reason: String,
-}
-
 /// The whole import plan.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ImportPlan {
@@ -262,11 +255,15 @@ pub fn plan_import(selected: &[Selected], state: &PodState, settings: &ImportSet
     for s in selected {
         let rec = s.recording;
         let Some(source_url) = source_url(rec) else {
-            plan.skipped.push(skipped(s, "no presentation or video playback to point at"));
+            plan.skipped.push(Skipped::new(s.position, s.recording, "no presentation or video playback to point at"));
             continue;
         };
         if source_url.chars().count() > SOURCE_URL_MAX {
-            plan.skipped.push(skipped(s, "its playback URL is longer than Pod's 500 characters"));
+            plan.skipped.push(Skipped::new(
+                s.position,
+                s.recording,
+                "its playback URL is longer than Pod's 500 characters",
+            ));
             continue;
         }
         let wanted = canonical(&source_url, &rec.record_id);
@@ -326,15 +323,6 @@ pub fn plan_import(selected: &[Selected], state: &PodState, settings: &ImportSet
         });
     }
     plan
-}
-
-fn skipped(s: &Selected, reason: &str) -> Skipped {
-    Skipped {
-        position: s.position,
-        record_id: s.recording.record_id.clone(),
-        name: s.recording.display_name().to_owned(),
-        reason: reason.to_owned(),
-    }
 }
 
 /// The Pod user an owner is: by the configured key first, by the other one when the owner lacks it.

@@ -10,6 +10,29 @@ pub mod claim;
 pub mod import;
 pub mod naming;
 
+use bbb_api::Recording;
+use serde::{Deserialize, Serialize};
+
+/// A selected recording that a plan leaves alone, and why (no playback, a path too long for Pod…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub position: usize,
+    pub record_id: String,
+    pub name: String,
+    pub reason: String,
+}
+
+impl Skipped {
+    pub fn new(position: usize, rec: &Recording, reason: &str) -> Skipped {
+        Skipped {
+            position,
+            record_id: rec.record_id.clone(),
+            name: rec.display_name().to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod test_support {
     use bbb_api::{Breakout, FormatKind, PlaybackFormat, Recording, RecordingState};

@@ -40,13 +40,8 @@ async fn owners(
         users >= 2 && activities >= 1 && recordings >= 1,
         "--users ≥ 2, --activities ≥ 1, --recordings ≥ 1"
     );
-    let name = format!("bbb_migrate_bench_owners_{}", std::process::id());
-    let admin = Db::open(server, OpenOptions::default()).await?;
-    let engine = admin.engine();
-    anyhow::ensure!(engine != Engine::Sqlite, "Moodle runs on PostgreSQL or MySQL/MariaDB: give such a --server");
-    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-    let url = format!("{base}/{name}");
-    with_db!(&admin, pool => sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(pool).await.map(|_| ()))?;
+    let scratch = ScratchDb::create(server, "owners").await?;
+    let (engine, url) = (scratch.engine(), scratch.url.clone());
     let result = async {
         let db = Db::open(&url, OpenOptions { max_connections: 2, ..OpenOptions::default() }).await?;
         let started = Instant::now();
@@ -124,12 +119,7 @@ async fn owners(
         anyhow::Ok(())
     }
     .await;
-    let drop = if engine == Engine::Postgres {
-        format!("DROP DATABASE {name} WITH (FORCE)")
-    } else {
-        format!("DROP DATABASE {name}")
-    };
-    with_db!(&admin, pool => sqlx::raw_sql(&drop).execute(pool).await.map(|_| ()))?;
+    scratch.drop().await?;
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -203,13 +193,8 @@ async fn import(recordings: usize, jobs: usize, server: &str) -> anyhow::Result<
     use migrate_db::{Db, Engine, OpenOptions, with_db};
     use migrate_plan::import::{ImportItem, ImportRow, NewUser, PlannedOwner, PodUser};
 
-    let name = format!("bbb_migrate_bench_import_{}", std::process::id());
-    let admin = Db::open(server, OpenOptions::default()).await?;
-    let engine = admin.engine();
-    anyhow::ensure!(engine != Engine::Sqlite, "give a PostgreSQL or MySQL/MariaDB --server");
-    let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
-    let url = format!("{base}/{name}");
-    with_db!(&admin, pool => sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(pool).await.map(|_| ()))?;
+    let scratch = ScratchDb::create(server, "import").await?;
+    let (engine, url) = (scratch.engine(), scratch.url.clone());
     let result = async {
         let schema = match engine {
             // psql's `\restrict` lines are not SQL.
@@ -317,12 +302,7 @@ async fn import(recordings: usize, jobs: usize, server: &str) -> anyhow::Result<
         anyhow::Ok(())
     }
     .await;
-    let drop = if engine == Engine::Postgres {
-        format!("DROP DATABASE {name} WITH (FORCE)")
-    } else {
-        format!("DROP DATABASE {name}")
-    };
-    with_db!(&admin, pool => sqlx::raw_sql(&drop).execute(pool).await.map(|_| ()))?;
+    scratch.drop().await?;
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -411,4 +391,39 @@ async fn queue(jobs: usize, amqp_url: &str) -> anyhow::Result<ExitCode> {
     );
     println!("  queue overhead: {:.1} ms per job", (queued - local) * 1000.0 / n);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A database made for one benchmark on a PostgreSQL or MySQL/MariaDB server, dropped afterwards.
+struct ScratchDb {
+    admin: migrate_db::Db,
+    name: String,
+    url: String,
+}
+
+impl ScratchDb {
+    async fn create(server: &str, what: &str) -> anyhow::Result<ScratchDb> {
+        use migrate_db::{Db, Engine, OpenOptions, with_db};
+        let name = format!("bbb_migrate_bench_{what}_{}", std::process::id());
+        let admin = Db::open(server, OpenOptions::default()).await?;
+        anyhow::ensure!(admin.engine() != Engine::Sqlite, "give a PostgreSQL or MySQL/MariaDB --server");
+        let base = server.rsplit_once('/').map_or(server, |(b, _)| b);
+        let url = format!("{base}/{name}");
+        with_db!(&admin, pool => sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(pool).await.map(|_| ()))?;
+        Ok(ScratchDb { admin, name, url })
+    }
+
+    fn engine(&self) -> migrate_db::Engine {
+        self.admin.engine()
+    }
+
+    async fn drop(self) -> anyhow::Result<()> {
+        let name = &self.name;
+        let drop = if self.engine() == migrate_db::Engine::Postgres {
+            format!("DROP DATABASE {name} WITH (FORCE)")
+        } else {
+            format!("DROP DATABASE {name}")
+        };
+        migrate_db::with_db!(&self.admin, pool => sqlx::raw_sql(&drop).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
 }
