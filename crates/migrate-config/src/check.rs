@@ -109,6 +109,7 @@ impl Config {
         self.check_render(&mut problems);
         self.check_claim(&mut problems);
         self.check_queue(&mut problems);
+        self.check_archive(&mut problems);
         problems
     }
 
@@ -352,6 +353,28 @@ impl Config {
             if zero {
                 problems.push(Problem::error(key, "is 0", "use at least 1 (see `config init` for the default)"));
             }
+        }
+    }
+}
+
+impl Config {
+    fn check_archive(&self, problems: &mut Vec<Problem>) {
+        for (key, value) in [("archive.base_url", &self.archive.base_url), ("archive.endpoint", &self.archive.endpoint)]
+        {
+            if !value.is_empty() && !matches!(scheme(value).as_deref(), Some("http" | "https")) {
+                problems.push(Problem::error(
+                    key,
+                    "is not an http:// or https:// address",
+                    "e.g. https://archive.univ.fr",
+                ));
+            }
+        }
+        if self.archive.access_key_id.is_empty() != self.archive.secret_access_key.is_empty() {
+            problems.push(Problem::error(
+                "archive.secret_access_key",
+                "only one of archive.access_key_id and archive.secret_access_key is set",
+                "set both (the secret best with BBB_MIGRATE_ARCHIVE__SECRET_ACCESS_KEY), or neither",
+            ));
         }
     }
 }

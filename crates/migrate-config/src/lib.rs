@@ -19,8 +19,8 @@ pub use load::{
     CONFIG_PATH_ENV, ConfigError, ConfigSource, DEFAULT_FILE_NAME, ENV_PREFIX, Loaded, env_var_name, load, load_from,
 };
 pub use model::{
-    ClaimConfig, Config, DEFAULT_LEDGER_DATABASE, GreenlightConfig, LedgerConfig, MoodleConfig, NewUsersConfig,
-    NoticeConfig, OWNER_SOURCES, OwnersConfig, PodConfig, QueueConfig, RenderConfig, SourceConfig,
+    ArchiveConfig, ClaimConfig, Config, DEFAULT_LEDGER_DATABASE, GreenlightConfig, LedgerConfig, MoodleConfig,
+    NewUsersConfig, NoticeConfig, OWNER_SOURCES, OwnersConfig, PodConfig, QueueConfig, RenderConfig, SourceConfig,
 };
 pub use secret::{Secret, mask_url_password};
 

@@ -20,8 +20,8 @@ pub const CONFIG_PATH_ENV: &str = "BBB_MIGRATE_CONFIG";
 pub const DEFAULT_FILE_NAME: &str = "bbb-migrate.toml";
 
 /// The top-level sections, i.e. what may follow `BBB_MIGRATE_`.
-const SECTIONS: [&str; 10] =
-    ["source", "ledger", "pod", "moodle", "greenlight", "owners", "notice", "render", "claim", "queue"];
+const SECTIONS: [&str; 11] =
+    ["source", "ledger", "pod", "moodle", "greenlight", "owners", "notice", "render", "claim", "queue", "archive"];
 
 /// The sections that are arrays of tables (`[[moodle]]`), set by `BBB_MIGRATE_<SECTION>__<N>__<KEY>`.
 const ARRAY_SECTIONS: [&str; 2] = ["moodle", "greenlight"];
@@ -30,7 +30,13 @@ const ARRAY_SECTIONS: [&str; 2] = ["moodle", "greenlight"];
 fn is_sensitive(key: &str) -> bool {
     matches!(
         key,
-        "source.secret" | "source.url" | "pod.secret_key" | "queue.amqp_url" | "ledger.database" | "pod.database"
+        "source.secret"
+            | "source.url"
+            | "pod.secret_key"
+            | "queue.amqp_url"
+            | "ledger.database"
+            | "pod.database"
+            | "archive.secret_access_key"
     ) || (ARRAY_SECTIONS.iter().any(|s| key.starts_with(&format!("{s}["))) && key.ends_with("].database"))
 }
 
@@ -513,7 +519,7 @@ fn secrets_in(table: &toml::Table) -> Vec<String> {
     let has_password =
         |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).is_some_and(|s| mask_url_password(s) != s);
     let mut found = Vec::new();
-    for (section, key) in [("source", "secret"), ("pod", "secret_key")] {
+    for (section, key) in [("source", "secret"), ("pod", "secret_key"), ("archive", "secret_access_key")] {
         if value(section, key).is_some_and(|v| v.as_str() != Some("")) {
             found.push(format!("{section}.{key}"));
         }

@@ -26,6 +26,7 @@ pub struct Config {
     pub render: RenderConfig,
     pub claim: ClaimConfig,
     pub queue: QueueConfig,
+    pub archive: ArchiveConfig,
 }
 
 /// `[source]`: the old BigBlueButton or Scalelite server whose recordings are migrated.
@@ -384,6 +385,34 @@ impl Default for QueueConfig {
             prefetch: 1,
             lease_secs: 300,
             shutdown_grace_secs: 60,
+        }
+    }
+}
+
+/// `[archive]`: where `archive` copies go when they are not a local directory, and where the archive is served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// The archive's public address (`https://archive.univ.fr`), for the notice's `{archive}`.
+    pub base_url: String,
+    /// S3-compatible endpoint for `archive s3://bucket/prefix` (`https://s3.fr-par.scw.cloud`); empty: AWS.
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Local directory where files wait between download and upload; empty: the system's temporary directory.
+    pub staging_dir: String,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".to_owned(),
+            access_key_id: String::new(),
+            secret_access_key: Secret::default(),
+            staging_dir: String::new(),
         }
     }
 }

@@ -37,6 +37,11 @@ fn full_config() -> Config {
     config.claim.group = Some("pod".into());
     config.claim.mode = Some("0664".into());
     config.render.fps = Some(10);
+    config.archive.base_url = "https://archive.univ.fr".into();
+    config.archive.endpoint = "https://s3.univ.fr".into();
+    config.archive.access_key_id = "bbb-archive".into();
+    config.archive.secret_access_key = Secret::new("****");
+    config.archive.staging_dir = "/var/tmp/bbb-archive".into();
     config
 }
 
