@@ -31,7 +31,8 @@ pub enum Paging {
     ScaleliteFiltered,
 }
 
-/// A one-shot misbehaviour applied to the next API request.
+/// A one-shot misbehaviour applied to the next API request ([`DemoServer::inject`]), or to the next request for a
+/// published file of one recording ([`DemoServer::inject_file_faults`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// Answer normally (lets a test aim the next fault at a later request).
@@ -44,6 +45,9 @@ pub enum Fault {
     Truncate,
     /// Answer `200 OK` with a body that is not XML.
     Garbage,
+    /// Send the headers of the whole answer (its `Content-Length`) and half of its body, then close the
+    /// connection: a server or proxy dying mid-transfer.
+    CutOff,
 }
 
 /// What the demo server serves and how.
@@ -83,6 +87,8 @@ struct Shared {
     /// Each recording's `<recording>` element, rendered once: pages are then cheap to assemble.
     fragments: Vec<String>,
     faults: Mutex<VecDeque<Fault>>,
+    /// One-shot faults per recording, applied to the requests for its published files in order.
+    file_faults: Mutex<std::collections::HashMap<String, VecDeque<Fault>>>,
     /// Recordings whose published files all answer 404 (a recording damaged on the server).
     broken: Mutex<std::collections::HashSet<String>>,
     requests: Mutex<Vec<String>>,
@@ -104,12 +110,23 @@ impl DemoServer {
     }
 
     pub async fn start_on(options: ServerOptions, bind: SocketAddr) -> std::io::Result<Self> {
+        Self::start_adjusted(options, bind, |_, _| {}).await
+    }
+
+    /// Like [`DemoServer::start_on`], with `adjust` given the web root and the generated recordings to change
+    /// before anything is served (e.g. give every recording a video playback of a known size).
+    pub async fn start_adjusted(
+        options: ServerOptions,
+        bind: SocketAddr,
+        adjust: impl FnOnce(&str, &mut Vec<DemoRecording>),
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(bind).await?;
         let addr = listener.local_addr()?;
         let web_root = format!("http://{addr}/");
         let mut catalogue = CatalogueOptions::new(options.recordings, &web_root);
         catalogue.seed = options.seed;
         let mut recordings = catalogue::generate(&catalogue);
+        adjust(&web_root, &mut recordings);
         // A real server lists by internal id, not by date: make clients sort for themselves.
         recordings.sort_by(|a, b| a.recording.record_id.cmp(&b.recording.record_id));
         let fragments = recordings.iter().map(|r| recording_xml(&r.recording)).collect();
@@ -126,6 +143,7 @@ impl DemoServer {
             recordings,
             fragments,
             faults: Mutex::default(),
+            file_faults: Mutex::default(),
             broken: Mutex::default(),
             requests: Mutex::default(),
             media,
@@ -179,6 +197,24 @@ impl DemoServer {
     /// Queues faults; each applies to one API request, in order.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.faults.lock().expect("fault queue").extend(faults);
+    }
+
+    /// Queues faults for the published files of `record_id` (presentation files, video playback); each applies
+    /// to one request for one of its files, in order. `Status(404)` there is a file missing once.
+    pub fn inject_file_faults(&self, record_id: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.file_faults.lock().expect("file faults").entry(record_id.to_owned()).or_default().extend(faults);
+    }
+
+    /// Faults queued and not applied yet: API ones and file ones.
+    pub fn pending_faults(&self) -> usize {
+        let files: usize = self.shared.file_faults.lock().expect("file faults").values().map(VecDeque::len).sum();
+        self.shared.faults.lock().expect("fault queue").len() + files
+    }
+
+    /// Drops every queued fault (API and files); broken recordings stay broken.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().expect("fault queue").clear();
+        self.shared.file_faults.lock().expect("file faults").clear();
     }
 
     /// From now on every published file of `record_id` (presentation files, video playback) answers 404, while
@@ -263,13 +299,55 @@ async fn api_call(State(shared): State<Arc<Shared>>, Path(call): Path<String>, R
         return (StatusCode::OK, "<html><body>Bad Gateway</body>").into_response();
     }
     let response = answer_call(&shared, &call, &signed, checksum);
-    if fault == Some(Fault::Truncate) {
-        let (parts, body) = response.into_parts();
-        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-        let half = bytes.slice(..bytes.len() / 2);
-        return Response::from_parts(parts, Body::from(half));
+    damage(response, fault.as_ref()).await
+}
+
+/// A normal answer cut short by `fault` (`Truncate`: half the body, consistent length; `CutOff`: the whole
+/// length announced, half sent, connection closed); others leave it alone.
+async fn damage(response: Response, fault: Option<&Fault>) -> Response {
+    if !matches!(fault, Some(Fault::Truncate | Fault::CutOff)) {
+        return response;
     }
-    response
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    if fault == Some(&Fault::CutOff) {
+        parts.headers.insert(header::CONTENT_LENGTH, bytes.len().into());
+        use futures_util::StreamExt;
+        // The error waits a moment, so that the headers and the half are on the wire before the connection goes.
+        let cut = futures_util::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "demo fault: cut off"))
+        });
+        let body = futures_util::stream::iter([Ok::<_, std::io::Error>(half)]).chain(cut);
+        return Response::from_parts(parts, Body::from_stream(body));
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(half))
+}
+
+/// The next fault queued for a file of `record_id`, applied before answering: `Some` is the whole answer
+/// (an error status, garbage), `None` means answer normally, then pass the fault to [`damage`].
+async fn file_fault(shared: &Shared, record_id: &str) -> (Option<Response>, Option<Fault>) {
+    let fault = {
+        let mut faults = shared.file_faults.lock().expect("file faults");
+        let fault = faults.get_mut(record_id).and_then(VecDeque::pop_front);
+        if faults.get(record_id).is_some_and(VecDeque::is_empty) {
+            faults.remove(record_id);
+        }
+        fault
+    };
+    match &fault {
+        Some(Fault::Delay(delay)) => tokio::time::sleep(*delay).await,
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = format!("<html><body><h1>{code}</h1>nginx</body></html>");
+            return (Some((status, body).into_response()), None);
+        }
+        Some(Fault::Garbage) => return (Some((StatusCode::OK, "<html><body>Bad Gateway</body>").into_response()), None),
+        _ => {}
+    }
+    (None, fault)
 }
 
 /// The query string without its `checksum` parameter (what BBB signs), and the checksum.
@@ -466,15 +544,24 @@ async fn presentation_file(
     State(shared): State<Arc<Shared>>,
     Path((record_id, path)): Path<(String, String)>,
 ) -> Response {
-    let Some(demo) = find(&shared, &record_id).filter(|d| d.recording.state != bbb_api::RecordingState::Processing)
+    let (answer, fault) = file_fault(&shared, &record_id).await;
+    if let Some(answer) = answer {
+        return answer;
+    }
+    let response = presentation_answer(&shared, &record_id, &path).await;
+    damage(response, fault.as_ref()).await
+}
+
+async fn presentation_answer(shared: &Shared, record_id: &str, path: &str) -> Response {
+    let Some(demo) = find(shared, record_id).filter(|d| d.recording.state != bbb_api::RecordingState::Processing)
     else {
         return not_found();
     };
-    match crate::published::presentation_file(demo, &path) {
+    match crate::published::presentation_file(demo, path) {
         Some(crate::published::PublishedFile::Bytes { content_type, body }) => {
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
-        Some(crate::published::PublishedFile::Media(spec)) => serve_media(&shared, &spec).await,
+        Some(crate::published::PublishedFile::Media(spec)) => serve_media(shared, &spec).await,
         None => not_found(),
     }
 }
@@ -525,9 +612,14 @@ async fn video_page(State(shared): State<Arc<Shared>>, Path(record_id): Path<Str
 }
 
 async fn video_file(State(shared): State<Arc<Shared>>, Path((record_id, file)): Path<(String, String)>) -> Response {
+    let (answer, fault) = file_fault(&shared, &record_id).await;
+    if let Some(answer) = answer {
+        return answer;
+    }
     let Some(demo) = find(&shared, &record_id) else { return not_found() };
-    match crate::published::video_playback_file(demo) {
+    let response = match crate::published::video_playback_file(demo) {
         Some(spec) if file == "video-0.m4v" => serve_media(&shared, &spec).await,
         _ => not_found(),
-    }
+    };
+    damage(response, fault.as_ref()).await
 }
