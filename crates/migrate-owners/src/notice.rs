@@ -38,9 +38,15 @@ fn strip(intro: &str) -> &str {
     }
 }
 
-/// Fills the template's `{link}`, `{activity}` and `{recordings}`; the activity name is HTML-escaped.
+/// Fills the template's `{link}`, `{activity}` and `{recordings}`; the activity name (a teacher's text) is
+/// HTML-escaped for an element or an attribute, single- or double-quoted.
 pub fn render(template: &str, link: &str, activity: &str, recordings: usize) -> String {
-    let escaped = activity.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let escaped = activity
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
     template.replace("{link}", link).replace("{activity}", &escaped).replace("{recordings}", &recordings.to_string())
 }
 
@@ -224,6 +230,10 @@ mod tests {
         assert_eq!(
             render("<a href=\"{link}\">{activity}</a>: {recordings}", "https://pod.univ.fr/", "TD <1> & co", 3),
             "<a href=\"https://pod.univ.fr/\">TD &lt;1&gt; &amp; co</a>: 3"
+        );
+        assert_eq!(
+            render("<b title='{activity}'>{activity}</b>", "", "x' onmouseover='alert(1)\"><img>", 1),
+            "<b title='x&#39; onmouseover=&#39;alert(1)&quot;&gt;&lt;img&gt;'>x&#39; onmouseover=&#39;alert(1)&quot;&gt;&lt;img&gt;</b>"
         );
     }
 }
