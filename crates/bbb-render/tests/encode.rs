@@ -10,6 +10,7 @@ use bbb_presentation::Time;
 use bbb_render::{Inputs, Layout, RenderError, RenderOptions, render_frame_png, render_to_file};
 use migrate_demo::DemoRecording;
 use migrate_demo::published::{PublishedFile, Script, presentation_file, presentation_files};
+use migrate_demo::sync::{self, Region};
 use tiny_skia::{IntSize, Pixmap};
 
 /// Writes every published file of `demo` under `dir` (media made by ffmpeg through the shared cache).
@@ -121,6 +122,21 @@ async fn two_minute_recording_with_webcam_and_deskshare_to_mp4() {
         p.red() < 20 && p.green() < 20 && p.blue() < 20
     });
     assert!(dark.count() < 120 * 90 / 2, "the screen share video is shown at {mid}s");
+
+    // Sound and picture stay together: the beep of each whole second is where the source has it (±40 ms), and
+    // the webcam area shows the source's picture of that instant, not the frame before or after it.
+    let webcams = inputs.media.webcams.clone().unwrap();
+    let cam = report.areas.webcam.unwrap();
+    let region = Region { x: cam.x, y: cam.y, width: cam.width, height: cam.height };
+    let ffmpeg = Path::new("ffmpeg");
+    for second in [2, 61, 118] {
+        let heard = sync::beep_offset(ffmpeg, &out, second).await.expect("a beep in the output");
+        let source = sync::beep_offset(ffmpeg, &webcams, second).await.expect("a beep in the source");
+        eprintln!("at {second} s: beep {:+.1} ms in the output, {:+.1} ms in the source", heard * 1e3, source * 1e3);
+        assert!((heard - source).abs() <= 0.040, "sound moved by {:.1} ms at {second} s", (heard - source) * 1e3);
+        let shown = sync::picture_match(ffmpeg, &out, region, &webcams, 10.0, second as f64).await.unwrap();
+        assert!(shown.in_sync(), "webcam picture at {second} s is not the source's of that instant: {shown:?}");
+    }
 }
 
 /// A short recording built by hand, for the error and format cases.

@@ -11,3 +11,4 @@ pub use server::{DemoServer, Fault, Paging, ServerOptions};
 pub mod media;
 pub mod pod_db;
 pub mod published;
+pub mod sync;

@@ -35,9 +35,9 @@ pub enum MediaKind {
 }
 
 impl MediaKind {
-    /// Target frames per second (the exact rate is `frames / duration`, see the module docs). Lower than BBB's
+    /// Default frames per second (the exact rate is `frames / duration`, see the module docs). Lower than BBB's
     /// (15 for webcams, 24 for the video format) where that keeps generation fast; BBB's own deskshare is 5.
-    fn target_fps(self) -> u64 {
+    fn default_fps(self) -> u32 {
         match self {
             Self::Webcams => 10,
             Self::Deskshare => 5,
@@ -47,7 +47,7 @@ impl MediaKind {
     }
 
     fn has_video(self) -> bool {
-        self.target_fps() > 0
+        self.default_fps() > 0
     }
 
     fn has_audio(self) -> bool {
@@ -81,6 +81,9 @@ pub struct MediaSpec {
     /// Frame size; ignored (use 0) for the audio kinds.
     pub width: u32,
     pub height: u32,
+    /// Frames per second of the video (0 for the audio kinds); BBB's own rates are 15 for webcams, 24 for the
+    /// video format.
+    pub fps: u32,
     /// Varies the colours and the tone so that two recordings' files differ.
     pub seed: u64,
 }
@@ -88,25 +91,60 @@ pub struct MediaSpec {
 impl MediaSpec {
     /// Webcams at 320×240: a quarter of BBB's 640×480, enough for layout tests and four times cheaper.
     pub fn webcams(duration_ms: u64, seed: u64) -> Self {
-        Self { kind: MediaKind::Webcams, duration_ms, width: 320, height: 240, seed }
+        Self {
+            kind: MediaKind::Webcams,
+            duration_ms,
+            width: 320,
+            height: 240,
+            fps: MediaKind::Webcams.default_fps(),
+            seed,
+        }
     }
 
     pub fn audio_only(duration_ms: u64, seed: u64) -> Self {
-        Self { kind: MediaKind::AudioOnly, duration_ms, width: 0, height: 0, seed }
+        Self {
+            kind: MediaKind::AudioOnly,
+            duration_ms,
+            width: 0,
+            height: 0,
+            fps: MediaKind::AudioOnly.default_fps(),
+            seed,
+        }
     }
 
     pub fn audio_ogg(duration_ms: u64, seed: u64) -> Self {
-        Self { kind: MediaKind::AudioOgg, duration_ms, width: 0, height: 0, seed }
+        Self {
+            kind: MediaKind::AudioOgg,
+            duration_ms,
+            width: 0,
+            height: 0,
+            fps: MediaKind::AudioOgg.default_fps(),
+            seed,
+        }
     }
 
     /// Deskshare on BBB's output canvas (`deskshare_output_width` × `deskshare_output_height` = 1280×720).
     pub fn deskshare(duration_ms: u64, seed: u64) -> Self {
-        Self { kind: MediaKind::Deskshare, duration_ms, width: 1280, height: 720, seed }
+        Self {
+            kind: MediaKind::Deskshare,
+            duration_ms,
+            width: 1280,
+            height: 720,
+            fps: MediaKind::Deskshare.default_fps(),
+            seed,
+        }
     }
 
     /// The `video` format's file at BBB's 1280×720.
     pub fn video_playback(duration_ms: u64, seed: u64) -> Self {
-        Self { kind: MediaKind::VideoPlayback, duration_ms, width: 1280, height: 720, seed }
+        Self {
+            kind: MediaKind::VideoPlayback,
+            duration_ms,
+            width: 1280,
+            height: 720,
+            fps: MediaKind::VideoPlayback.default_fps(),
+            seed,
+        }
     }
 
     /// The `Content-Type` nginx gives this file on a BBB server (its stock `mime.types`).
@@ -120,7 +158,11 @@ impl MediaSpec {
 
     /// The cache file name: unique per spec, with the extension of the published file.
     pub fn file_name(&self) -> String {
-        let size = if self.kind.has_video() { format!("{}x{}-", self.width, self.height) } else { String::new() };
+        let size = if self.kind.has_video() {
+            format!("{}x{}-{}fps-", self.width, self.height, self.fps)
+        } else {
+            String::new()
+        };
         format!("{}-{size}{}ms-{:016x}.{}", self.kind.label(), self.duration_ms, self.seed, self.kind.extension())
     }
 
@@ -128,7 +170,7 @@ impl MediaSpec {
     /// `duration_ms`; a fixed rate would overshoot by up to one frame.
     fn frame_rate(&self) -> (u64, u64) {
         let duration = self.duration_ms.max(1);
-        let frames = ((duration * self.kind.target_fps() + 500) / 1000).max(1);
+        let frames = ((duration * u64::from(self.fps) + 500) / 1000).max(1);
         let (num, den) = (frames * 1000, duration);
         let g = gcd(num, den);
         (num / g, den / g)
