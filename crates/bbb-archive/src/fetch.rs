@@ -8,6 +8,16 @@
 //! the file naming them is in, so media and slides overlap.
 //!
 //! Error messages carry URLs without query string, fragment or credentials: protected servers put tokens there.
+//!
+//! A format may come with an entry URL ([`FormatSource::entry`]): the one-time playback link of a Scalelite with
+//! protected recordings (`/recording/<id>/presentation?token=…`). It is opened first, with the archiver's client,
+//! whose cookie store keeps the session cookie the server sets (`recording_<format>_<id>`, scoped to the files'
+//! path), so that the files are then fetched the way a browser fetches them. A refused token, or files still
+//! refused after it, fail the recording with [`ArchiveError::Protected`].
+//!
+//! With a [`Bucket`] as destination the same steps run in a local staging directory, and each completed file is
+//! uploaded with its SHA-256 before it counts as archived; a file already in the bucket with the SHA-256 its
+//! manifest records (`x-amz-meta-sha256`) is neither downloaded nor uploaded again.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
@@ -28,6 +38,7 @@ use crate::files::{self, Format, Need, Wanted};
 use crate::manifest::{
     self, AbsentEntry, FileEntry, FormatEntry, MANIFEST_VERSION, Manifest, ManifestError, RejectedEntry,
 };
+use crate::store::Bucket;
 
 /// How the archiver behaves.
 #[derive(Debug, Clone)]
@@ -53,6 +64,9 @@ pub struct FormatSource {
     pub format: Format,
     /// The directory URL of its files, ending with `/` (`https://bbb.example/presentation/<id>/`).
     pub base: Url,
+    /// A URL to open before the files, whose cookies grant access to them: a protected Scalelite's one-time
+    /// playback link, fresh from `getRecordings`. `None` for servers that serve files to anyone.
+    pub entry: Option<Url>,
 }
 
 /// A recording to archive: its ID and the formats to copy.
@@ -68,9 +82,50 @@ impl RecordingSource {
     pub fn on_server(web_root: &Url, record_id: &str, formats: &[Format]) -> Option<Self> {
         let formats = formats
             .iter()
-            .map(|&format| Some(FormatSource { format, base: format.source_base(web_root, record_id)? }))
+            .map(|&format| Some(FormatSource { format, base: format.source_base(web_root, record_id)?, entry: None }))
             .collect::<Option<Vec<_>>>()?;
         Some(Self { record_id: record_id.to_owned(), formats })
+    }
+}
+
+/// Whether `url` is a protected server's one-time playback link: a `token` parameter (Scalelite 1.2+ with
+/// `PROTECTED_RECORDINGS_ENABLED`) or Scalelite's `/recording/<id>/<format>` play route.
+pub fn is_protected_link(url: &Url) -> bool {
+    url.query_pairs().any(|(k, _)| k == "token") || url.path().contains("/recording/")
+}
+
+/// `https://host/prefix/` of a playback URL (`…/playback/…` or a protected `…/recording/…` link).
+pub fn web_root_of(playback: &Url) -> Option<Url> {
+    let path = playback.path();
+    let cut = path.find("/playback/").or_else(|| path.find("/recording/"))?;
+    let mut root = playback.clone();
+    root.set_path(&format!("{}/", &path[..cut]));
+    root.set_query(None);
+    root.set_fragment(None);
+    Some(root)
+}
+
+impl RecordingSource {
+    /// The formats of `record_id` from its playback URLs as `getRecordings` lists them: files under the URLs'
+    /// web root, and each protected link ([`is_protected_link`]) kept as its format's entry. `None` when no URL
+    /// can be read or the record ID is not a plain name.
+    pub fn from_playbacks(record_id: &str, playbacks: &[(Format, &str)]) -> Option<Self> {
+        let parsed: Vec<(Format, Url)> =
+            playbacks.iter().filter_map(|(f, u)| Some((*f, Url::parse(u).ok()?))).collect();
+        let root = parsed.iter().find_map(|(_, u)| web_root_of(u))?;
+        let formats = parsed
+            .into_iter()
+            .map(|(format, url)| {
+                let base = format.source_base(&root, record_id)?;
+                Some(FormatSource { format, base, entry: is_protected_link(&url).then_some(url) })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self { record_id: record_id.to_owned(), formats })
+    }
+
+    /// Whether a format needs its entry link opened first (its links are one-time: refresh them before use).
+    pub fn is_protected(&self) -> bool {
+        self.formats.iter().any(|f| f.entry.is_some())
     }
 }
 
@@ -79,7 +134,10 @@ impl RecordingSource {
 pub struct ArchiveReport {
     /// The manifest written (complete: every file present and hashed).
     pub manifest: Manifest,
-    pub manifest_path: PathBuf,
+    /// Where the manifest was written: a path, or `s3://bucket/prefix/manifests/<id>/bbb-migrate-manifest.json`.
+    pub manifest_location: String,
+    /// SHA-256 of the manifest as written.
+    pub manifest_sha256: String,
     /// Files downloaded by this run (wholly or the rest of a `.part`).
     pub downloaded_files: usize,
     /// Bytes received over the network by this run.
@@ -104,6 +162,12 @@ pub enum ArchiveError {
     NoVideo { record_id: String },
     #[error("recording {record_id}: {} file(s) failed, first: {}", failures.len(), failures.first().map_or("", String::as_str))]
     Failed { record_id: String, failures: Vec<String> },
+    /// A protected recording whose playback token was refused, or whose files were refused even with the
+    /// session the token opened.
+    #[error("recording {record_id}: protected recording: {message}")]
+    Protected { record_id: String, message: String },
+    #[error("recording {record_id}: {message}")]
+    Store { record_id: String, message: String },
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }
@@ -119,6 +183,8 @@ pub enum FetchError {
     Short { url: String, got: u64, expected: u64 },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl FetchError {
@@ -126,7 +192,7 @@ impl FetchError {
         match self {
             Self::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
             Self::Transport { .. } | Self::Short { .. } => true,
-            Self::Io { .. } => false,
+            Self::Io { .. } | Self::Store(_) => false,
         }
     }
 }
@@ -159,7 +225,9 @@ pub struct Archiver {
 
 struct Ctx {
     client: reqwest::Client,
+    /// The archive directory, or the staging directory of a bucket.
     root: PathBuf,
+    bucket: Option<Bucket>,
     permits: Semaphore,
     options: ArchiveOptions,
     /// Directories known to exist, to spare a `create_dir_all` per file.
@@ -201,21 +269,79 @@ impl Archiver {
     pub fn new(client: reqwest::Client, root: impl Into<PathBuf>, options: ArchiveOptions) -> Self {
         let permits = Semaphore::new(options.concurrency.max(1));
         let dirs = std::sync::Mutex::default();
-        Self { ctx: Arc::new(Ctx { client, root: root.into(), permits, options, dirs }) }
+        Self { ctx: Arc::new(Ctx { client, root: root.into(), bucket: None, permits, options, dirs }) }
     }
 
+    /// An archiver writing into `bucket`, each file passing through `staging` (a local directory, created if
+    /// needed; what a recording left there is removed once its manifest is in the bucket).
+    pub fn to_bucket(
+        client: reqwest::Client,
+        bucket: Bucket,
+        staging: impl Into<PathBuf>,
+        options: ArchiveOptions,
+    ) -> Self {
+        let permits = Semaphore::new(options.concurrency.max(1));
+        let dirs = std::sync::Mutex::default();
+        let root = staging.into();
+        Self { ctx: Arc::new(Ctx { client, root, bucket: Some(bucket), permits, options, dirs }) }
+    }
+
+    /// The archive directory (the staging directory when writing to a bucket).
     pub fn root(&self) -> &Path {
         &self.ctx.root
+    }
+
+    /// The bucket written to, if any.
+    pub fn bucket(&self) -> Option<&Bucket> {
+        self.ctx.bucket.as_ref()
+    }
+
+    /// The manifest of `record_id` in this archive (directory or bucket).
+    pub async fn load_manifest(&self, record_id: &str) -> Result<Manifest, ManifestError> {
+        load_manifest(&self.ctx, record_id).await
+    }
+
+    /// [`Archiver::archive`], then, for a protected recording, a clearer error when the files were refused.
+    pub async fn archive(&self, source: &RecordingSource) -> Result<ArchiveReport, ArchiveError> {
+        let protected = source.is_protected();
+        for fs in source.formats.iter().filter(|f| f.entry.is_some()) {
+            open_entry(&self.ctx, &source.record_id, fs).await?;
+        }
+        match self.archive_files(source).await {
+            Err(ArchiveError::Required { record_id, url }) if protected => Err(ArchiveError::Protected {
+                record_id,
+                message: format!("the server accepted the playback token but refused its files ({url}: not found)"),
+            }),
+            Err(ArchiveError::Failed { record_id, failures })
+                if protected && failures.iter().any(|f| f.contains("HTTP 401") || f.contains("HTTP 403")) =>
+            {
+                Err(ArchiveError::Protected {
+                    record_id,
+                    message: format!(
+                        "the server accepted the playback token but refused {} file(s), first: {}",
+                        failures.len(),
+                        failures[0]
+                    ),
+                })
+            }
+            other => other,
+        }
     }
 
     /// Copies every file of every format of `source` into the archive, then writes its manifest. Files already
     /// archived and matching their earlier record (manifest or journal of an interrupted run) are kept without a
     /// request, and `.part` files are continued.
-    pub async fn archive(&self, source: &RecordingSource) -> Result<ArchiveReport, ArchiveError> {
+    async fn archive_files(&self, source: &RecordingSource) -> Result<ArchiveReport, ArchiveError> {
         let root = &self.ctx.root;
         let record_id = &source.record_id;
         manifest::manifest_dir(root, record_id).map_err(|_| ArchiveError::BadRecordId(record_id.clone()))?;
-        let previous = Manifest::load(root, record_id).ok();
+        let previous = match load_manifest(&self.ctx, record_id).await {
+            Ok(m) => Some(m),
+            Err(ManifestError::Store(e)) => {
+                return Err(ArchiveError::Store { record_id: record_id.clone(), message: e.to_string() });
+            }
+            Err(_) => None,
+        };
         let mut known: HashMap<String, FileEntry> = HashMap::new();
         let mut known_absent: HashSet<String> = HashSet::new();
         if let Some(m) = &previous {
@@ -296,7 +422,7 @@ impl Archiver {
                     }
                     if files::is_scanned(done.format, &done.wanted.path) {
                         let base = &bases[&done.format].0;
-                        match tokio::fs::read(self.ctx.root.join(&entry.path)).await {
+                        match read_archived(&self.ctx, &entry.path).await {
                             Ok(bytes) => {
                                 let (refs, warnings) =
                                     files::references_of(done.format, &done.wanted.path, &bytes, Some(base));
@@ -367,14 +493,40 @@ impl Archiver {
             absent,
             rejected_references: rejected,
         };
-        let root = self.ctx.root.clone();
-        let to_store = manifest.clone();
-        let manifest_path = tokio::task::spawn_blocking(move || to_store.store(&root))
-            .await
-            .map_err(|e| ArchiveError::Failed { record_id: record_id.clone(), failures: vec![e.to_string()] })??;
+        let json = manifest.to_json()?;
+        let manifest_sha256 = hex::encode(Sha256::digest(&json));
+        let manifest_location = match &self.ctx.bucket {
+            None => {
+                let root = self.ctx.root.clone();
+                let to_store = manifest.clone();
+                let path = tokio::task::spawn_blocking(move || to_store.store(&root)).await.map_err(|e| {
+                    ArchiveError::Failed { record_id: record_id.clone(), failures: vec![e.to_string()] }
+                })??;
+                path.display().to_string()
+            }
+            Some(bucket) => {
+                let rel = manifest::manifest_rel(record_id)?;
+                bucket
+                    .put_bytes(&rel, json)
+                    .await
+                    .map_err(|e| ArchiveError::Store { record_id: record_id.clone(), message: e.to_string() })?;
+                // Everything is in the bucket: the staging copies (and the journal) have done their job.
+                let mut dirs: Vec<String> = bases.values().map(|(_, dir)| dir.clone()).collect();
+                dirs.push(format!("manifests/{record_id}"));
+                let root = self.ctx.root.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    for dir in dirs {
+                        let _ = std::fs::remove_dir_all(root.join(dir));
+                    }
+                })
+                .await;
+                bucket.location(&rel)
+            }
+        };
         Ok(ArchiveReport {
             manifest,
-            manifest_path,
+            manifest_location,
+            manifest_sha256,
             downloaded_files,
             downloaded_bytes,
             reused_files: reused,
@@ -460,12 +612,34 @@ async fn fetch_one(
         .map_err(|e| FetchError::Transport { url: redact(base), message: format!("archiver closed: {e}") })?;
     let rel = format!("{dir}/{}", wanted.path);
     let dest = ctx.root.join(&rel);
-    if let Some(known) = known
-        && disk.file == Some(known.size)
-        && let Ok((_, sha)) = hash_file(&dest).await
-        && sha == known.sha256
-    {
-        return Ok(Got::File { entry: known.clone(), downloaded: None });
+    match &ctx.bucket {
+        None => {
+            if let Some(known) = known
+                && disk.file == Some(known.size)
+                && let Ok((_, sha)) = hash_file(&dest).await
+                && sha == known.sha256
+            {
+                return Ok(Got::File { entry: known.clone(), downloaded: None });
+            }
+        }
+        // In a bucket: an object bbb-migrate uploaded carries the SHA-256 it was hashed to; kept when it matches
+        // the manifest (or, without a manifest, as what an interrupted run completed).
+        Some(bucket) => {
+            if let Some(remote) = bucket.head(&rel).await?
+                && let Some(sha256) = remote.sha256
+            {
+                match known {
+                    Some(k) if k.size == remote.size && k.sha256 == sha256 => {
+                        return Ok(Got::File { entry: k.clone(), downloaded: None });
+                    }
+                    None => {
+                        let entry = FileEntry { path: rel, size: remote.size, sha256, fetched_at: Utc::now() };
+                        return Ok(Got::File { entry, downloaded: None });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
     }
     let url = file_url(base, &wanted.path);
     let mut result = download(ctx, &url, &dest, disk.part.unwrap_or(0)).await?;
@@ -473,12 +647,70 @@ async fn fetch_one(
     if result.is_none() && format == Format::Video && wanted.path == "index.html" {
         result = download(ctx, base, &dest, 0).await?;
     }
+    if let (Some(bucket), Some((size, sha256, _))) = (&ctx.bucket, &result) {
+        bucket.upload(&rel, &dest, *size, sha256).await?;
+    }
     match result {
         Some((size, sha256, downloaded)) => Ok(Got::File {
             entry: FileEntry { path: rel, size, sha256, fetched_at: Utc::now() },
             downloaded: Some(downloaded),
         }),
         None => Ok(Got::Absent { url: redact(&url) }),
+    }
+}
+
+/// Opens a protected format's entry URL (following its redirect), so that the client's cookie store holds the
+/// session the server grants for the files.
+async fn open_entry(ctx: &Ctx, record_id: &str, fs: &FormatSource) -> Result<(), ArchiveError> {
+    let Some(entry) = &fs.entry else { return Ok(()) };
+    let protected = |message: String| ArchiveError::Protected { record_id: record_id.to_owned(), message };
+    let response = ctx.client.get(entry.clone()).send().await.map_err(|e| {
+        protected(format!(
+            "cannot open the {} playback link {}: {}",
+            fs.format.as_str(),
+            redact(entry),
+            e.without_url()
+        ))
+    })?;
+    let status = response.status();
+    // Read the page to the end: some servers set the cookie only with a complete answer.
+    let _ = response.bytes().await;
+    if !status.is_success() {
+        return Err(protected(format!(
+            "the server refused the playback token of its {} playback (HTTP {}): the link was used already or has \
+             expired; a fresh getRecordings link is needed",
+            fs.format.as_str(),
+            status.as_u16()
+        )));
+    }
+    Ok(())
+}
+
+/// A file already archived: from the archive directory or the staging directory, else from the bucket.
+async fn read_archived(ctx: &Ctx, rel: &str) -> Result<Vec<u8>, String> {
+    match tokio::fs::read(ctx.root.join(rel)).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) => match &ctx.bucket {
+            Some(bucket) => match bucket.get_bytes(rel).await {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => Err(format!("{} is missing", bucket.location(rel))),
+                Err(e) => Err(e.to_string()),
+            },
+            None => Err(e.to_string()),
+        },
+    }
+}
+
+async fn load_manifest(ctx: &Ctx, record_id: &str) -> Result<Manifest, ManifestError> {
+    match &ctx.bucket {
+        None => Manifest::load(&ctx.root, record_id),
+        Some(bucket) => {
+            let rel = manifest::manifest_rel(record_id)?;
+            match bucket.get_bytes(&rel).await? {
+                Some(bytes) => Manifest::from_json(&bytes, record_id, &bucket.location(&rel)),
+                None => Err(ManifestError::Missing { record_id: record_id.to_owned() }),
+            }
+        }
     }
 }
 
@@ -725,5 +957,34 @@ pub fn hash_file_blocking(path: &Path) -> std::io::Result<(u64, String)> {
         }
         hasher.update(&buf[..n]);
         size += n as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_from_playback_urls_of_every_form() {
+        let id = "0123456789abcdef0123456789abcdef01234567-1700000000000";
+        let plain = RecordingSource::from_playbacks(
+            id,
+            &[
+                (Format::Presentation, &format!("https://bbb.univ.fr/playback/presentation/2.3/{id}")),
+                (Format::Video, &format!("https://bbb.univ.fr/playback/video/{id}/")),
+            ],
+        )
+        .unwrap();
+        assert!(!plain.is_protected());
+        assert_eq!(plain.formats[0].base.as_str(), format!("https://bbb.univ.fr/presentation/{id}/"));
+        assert_eq!(plain.formats[1].base.as_str(), format!("https://bbb.univ.fr/playback/video/{id}/"));
+        let link = format!("https://sl.univ.fr/sl/recording/{id}/presentation?token={}", "ab".repeat(32));
+        let protected = RecordingSource::from_playbacks(id, &[(Format::Presentation, &link)]).unwrap();
+        assert!(protected.is_protected());
+        assert_eq!(protected.formats[0].base.as_str(), format!("https://sl.univ.fr/sl/presentation/{id}/"));
+        assert_eq!(protected.formats[0].entry.as_ref().unwrap().as_str(), link);
+        let old = format!("https://bbb.univ.fr/playback/presentation/2.0/playback.html?meetingId={id}");
+        assert!(!RecordingSource::from_playbacks(id, &[(Format::Presentation, &old)]).unwrap().is_protected());
+        assert!(RecordingSource::from_playbacks("../x", &[(Format::Presentation, &old)]).is_none());
     }
 }

@@ -31,6 +31,17 @@
 //! lacked and which references were refused. It is written atomically once every file is in; a recording is
 //! archived only when its manifest exists and [`verify`] finds every file present and matching.
 //!
+//! # Storage ([`store`])
+//! A local or mounted directory, or an S3-compatible bucket ([`Bucket`], `s3://bucket/prefix`) holding the same
+//! layout under its prefix; files pass through a local staging directory and are uploaded with their SHA-256
+//! (checked by the server on upload, kept as object metadata for later runs), and [`verify_bucket`] reads every
+//! object back.
+//!
+//! # Protected recordings
+//! A Scalelite with `PROTECTED_RECORDINGS_ENABLED` lists one-time links (`/recording/<id>/<format>?token=…`)
+//! that set a cookie scoped to the recording's files; [`FormatSource::entry`] names that link and the archiver
+//! opens it first with its cookie-keeping client (see [`fetch`]).
+//!
 //! # Fetching ([`Archiver`])
 //! Streaming downloads into `<file>.part`, hashed while streaming, renamed into place when complete; an
 //! interrupted `.part` is continued with `Range` (or downloaded again if the server ignores `Range`); files of
@@ -40,14 +51,17 @@
 pub mod fetch;
 pub mod files;
 pub mod manifest;
+pub mod store;
 pub mod verify;
 
 pub use bbb_presentation::PublishedFiles;
 pub use fetch::{
-    ArchiveError, ArchiveOptions, ArchiveReport, Archiver, FetchError, FormatSource, RecordingSource, file_url, redact,
+    ArchiveError, ArchiveOptions, ArchiveReport, Archiver, FetchError, FormatSource, RecordingSource, file_url,
+    is_protected_link, redact, web_root_of,
 };
 pub use files::{
     Format, Need, RefWarning, Resolved, Wanted, derive_all, first_level, references_of, resolve_reference,
 };
-pub use manifest::{FileEntry, MANIFEST_NAME, Manifest, ManifestError, manifest_path};
-pub use verify::{Problem, VerifyReport, is_archived, verify, verify_manifest};
+pub use manifest::{FileEntry, MANIFEST_NAME, Manifest, ManifestError, manifest_path, manifest_rel};
+pub use store::{Bucket, S3Settings, StoreError, parse_s3_url};
+pub use verify::{Problem, VerifyReport, is_archived, verify, verify_bucket, verify_manifest};

@@ -90,6 +90,8 @@ pub enum ManifestError {
     Invalid { path: PathBuf, message: String },
     #[error("not a plain record ID: {0:?}")]
     BadRecordId(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// The directory holding a recording's manifest and journal: `<root>/manifests/<recordID>`.
@@ -103,6 +105,14 @@ pub fn manifest_dir(root: &Path, record_id: &str) -> Result<PathBuf, ManifestErr
 /// The manifest's path: `<root>/manifests/<recordID>/bbb-migrate-manifest.json`.
 pub fn manifest_path(root: &Path, record_id: &str) -> Result<PathBuf, ManifestError> {
     Ok(manifest_dir(root, record_id)?.join(MANIFEST_NAME))
+}
+
+/// The manifest's path relative to the archive root (its object key under a bucket's prefix).
+pub fn manifest_rel(record_id: &str) -> Result<String, ManifestError> {
+    if !is_plain_component(record_id) {
+        return Err(ManifestError::BadRecordId(record_id.to_owned()));
+    }
+    Ok(format!("manifests/{record_id}/{MANIFEST_NAME}"))
 }
 
 /// Joins a manifest path to the root, refusing anything that could leave it (a manifest is data, and may have
@@ -129,7 +139,14 @@ impl Manifest {
             }
             Err(source) => return Err(ManifestError::Io { path, source }),
         };
-        let manifest: Manifest = serde_json::from_slice(&bytes)
+        Self::from_json(&bytes, record_id, &path.display().to_string())
+    }
+
+    /// A manifest read from `shown` (a path or an object's location, for messages), which must describe
+    /// `record_id`.
+    pub fn from_json(bytes: &[u8], record_id: &str, shown: &str) -> Result<Self, ManifestError> {
+        let path = PathBuf::from(shown);
+        let manifest: Manifest = serde_json::from_slice(bytes)
             .map_err(|e| ManifestError::Invalid { path: path.clone(), message: e.to_string() })?;
         if manifest.format_version > MANIFEST_VERSION {
             return Err(ManifestError::Invalid {
@@ -155,19 +172,25 @@ impl Manifest {
             move |source| ManifestError::Io { path, source }
         };
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let json = serde_json::to_vec_pretty(self)
-            .map_err(|e| ManifestError::Invalid { path: path.clone(), message: e.to_string() })?;
+        let json = self.to_json()?;
         let tmp = dir.join(format!(".{MANIFEST_NAME}.tmp"));
         {
             use std::io::Write as _;
             let mut f = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
             f.write_all(&json).map_err(io_err(&tmp))?;
-            f.write_all(b"\n").map_err(io_err(&tmp))?;
             f.sync_all().map_err(io_err(&tmp))?;
         }
         std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
         let _ = std::fs::remove_file(dir.join(JOURNAL_NAME));
         Ok(path)
+    }
+
+    /// The manifest as written: pretty JSON with a final newline.
+    pub fn to_json(&self) -> Result<Vec<u8>, ManifestError> {
+        let mut json = serde_json::to_vec_pretty(self)
+            .map_err(|e| ManifestError::Invalid { path: PathBuf::from(MANIFEST_NAME), message: e.to_string() })?;
+        json.push(b'\n');
+        Ok(json)
     }
 
     /// The entry of `path` (relative to the archive root).

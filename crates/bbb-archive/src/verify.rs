@@ -122,6 +122,46 @@ pub fn verify_manifest(root: &Path, manifest: &Manifest) -> VerifyReport {
     report
 }
 
+/// [`verify`] for an archive in a bucket: every object of the manifest read back in full and hashed.
+pub async fn verify_bucket(bucket: &crate::store::Bucket, record_id: &str) -> Result<VerifyReport, ManifestError> {
+    let rel = crate::manifest::manifest_rel(record_id)?;
+    let manifest = match bucket.get_bytes(&rel).await? {
+        Some(bytes) => Manifest::from_json(&bytes, record_id, &bucket.location(&rel))?,
+        None => return Err(ManifestError::Missing { record_id: record_id.to_owned() }),
+    };
+    let mut report = VerifyReport {
+        record_id: manifest.record_id.clone(),
+        files_checked: 0,
+        bytes_checked: 0,
+        problems: Vec::new(),
+    };
+    for entry in &manifest.files {
+        let path = entry.path.clone();
+        if safe_join(Path::new("/"), &entry.path).is_none() {
+            report.problems.push(Problem::UnsafePath { path });
+            continue;
+        }
+        report.files_checked += 1;
+        match bucket.hash(&entry.path).await {
+            Ok(None) => report.problems.push(Problem::Missing { path }),
+            Ok(Some((size, sha))) => {
+                report.bytes_checked += size;
+                if size != entry.size {
+                    report.problems.push(Problem::SizeMismatch { path, expected: entry.size, actual: size });
+                } else if sha != entry.sha256 {
+                    report.problems.push(Problem::ChecksumMismatch {
+                        path,
+                        expected: entry.sha256.clone(),
+                        actual: sha,
+                    });
+                }
+            }
+            Err(e) => report.problems.push(Problem::Unreadable { path, error: e.to_string() }),
+        }
+    }
+    Ok(report)
+}
+
 /// Whether `record_id` is archived under `root`: a manifest exists and every file it lists is present and
 /// matches.
 pub fn is_archived(root: &Path, record_id: &str) -> bool {

@@ -326,7 +326,7 @@ async fn a_missing_required_file_fails_without_showing_tokens() {
     let base = Url::parse(&format!("http://{}/presentation/gone-1/?token=s3cret", old.addr)).unwrap();
     let source = RecordingSource {
         record_id: "gone-1".into(),
-        formats: vec![FormatSource { format: Format::Presentation, base }],
+        formats: vec![FormatSource { format: Format::Presentation, base, entry: None }],
     };
     let archive = tempfile::tempdir().unwrap();
     let err = archiver(archive.path(), 2).archive(&source).await.unwrap_err();
@@ -339,7 +339,7 @@ async fn a_missing_required_file_fails_without_showing_tokens() {
     let closed = Url::parse("http://127.0.0.1:9/presentation/x-1/?token=s3cret").unwrap();
     let source = RecordingSource {
         record_id: "x-1".into(),
-        formats: vec![FormatSource { format: Format::Presentation, base: closed }],
+        formats: vec![FormatSource { format: Format::Presentation, base: closed, entry: None }],
     };
     let options = ArchiveOptions { retries: 0, ..ArchiveOptions::default() };
     let err = Archiver::new(reqwest::Client::new(), archive.path(), options).archive(&source).await.unwrap_err();

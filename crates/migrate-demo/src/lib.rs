@@ -10,5 +10,6 @@ pub use recording::DemoRecording;
 pub use server::{DemoServer, Fault, Paging, ServerOptions};
 pub mod media;
 pub mod pod_db;
+pub mod protected;
 pub mod published;
 pub mod sync;

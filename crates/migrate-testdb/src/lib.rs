@@ -1,8 +1,11 @@
 //! Throw-away databases on the local PostgreSQL and MariaDB (each test makes and drops its own, so tests run in
 //! parallel) and in SQLite files: Moodle's tables under any prefix, Pod 4.1's tables as its migrations make them.
 //! The servers default to the local ones (`BBB_MIGRATE_TEST_PG_URL`, `BBB_MIGRATE_TEST_MYSQL_URL` override).
+//! [`moto`] starts a real S3-compatible server for the archive's bucket tests.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+
+pub mod moto;
 
 use migrate_db::sqlx::{self, Connection};
 use migrate_db::{Db, OpenOptions};
