@@ -217,6 +217,11 @@ pub fn file_url(base: &Url, path: &str) -> Url {
     url
 }
 
+/// The HTTP client archiving wants: cookies kept (protected recordings' sessions), rustls, a connect timeout.
+pub fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().cookie_store(true).connect_timeout(connect_timeout).build()
+}
+
 /// Archives recordings into one directory tree; cheap to share (`Arc`) between tasks archiving several
 /// recordings at once, which then share its download limit.
 pub struct Archiver {

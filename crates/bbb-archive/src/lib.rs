@@ -57,7 +57,7 @@ pub mod verify;
 pub use bbb_presentation::PublishedFiles;
 pub use fetch::{
     ArchiveError, ArchiveOptions, ArchiveReport, Archiver, FetchError, FormatSource, RecordingSource, file_url,
-    is_protected_link, redact, web_root_of,
+    http_client, is_protected_link, redact, web_root_of,
 };
 pub use files::{
     Format, Need, RefWarning, Resolved, Wanted, derive_all, first_level, references_of, resolve_reference,

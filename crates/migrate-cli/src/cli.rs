@@ -401,7 +401,7 @@ pub struct CleanupArgs {
 
 #[derive(Debug, Args)]
 pub struct ArchiveArgs {
-    /// The archive directory
+    /// The archive directory, or an S3-compatible bucket as s3://BUCKET/PREFIX ([archive] endpoint, keys)
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
     #[command(flatten)]
@@ -419,6 +419,9 @@ pub struct ArchiveArgs {
     /// The public address of the archive, for --serve-config
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
+    /// Do not work here: publish one job per recording to RabbitMQ ([queue]) for `bbb-migrate worker`s
+    #[arg(long, conflicts_with_all = ["verify", "serve_config"])]
+    pub queue: bool,
 }
 
 #[derive(Debug, Args)]

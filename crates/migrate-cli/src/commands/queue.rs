@@ -1,5 +1,5 @@
-//! The RabbitMQ side of a migration: `migrate --queue` publishes one job per planned recording, `worker`
-//! consumes them on any number of hosts and `retry --failed` queues again what failed.
+//! The RabbitMQ side of a migration: `migrate --queue` and `archive DIR --queue` publish one job per planned
+//! recording, `worker` consumes them on any number of hosts and `retry --failed` queues again what failed.
 //!
 //! The queue only carries work; the shared ledger decides it. A job's key is its ledger action's key: the
 //! worker takes the action's lease (renewed while it works, so a dead worker's job is taken over once the lease
@@ -40,7 +40,7 @@ pub(super) fn queue_config(config: &Config) -> Option<migrate_queue::QueueConfig
     Some(q)
 }
 
-fn require_queue(config: &Config) -> anyhow::Result<migrate_queue::QueueConfig> {
+pub(super) fn require_queue(config: &Config) -> anyhow::Result<migrate_queue::QueueConfig> {
     queue_config(config).context(
         "queue.amqp_url is not set: set it (or BBB_MIGRATE_QUEUE__AMQP_URL) to the RabbitMQ the workers share, \
          e.g. amqp://bbb-migrate:PASSWORD@rabbitmq.univ.fr/bbb-migrate",
@@ -48,7 +48,7 @@ fn require_queue(config: &Config) -> anyhow::Result<migrate_queue::QueueConfig> 
 }
 
 /// Where the queue is, for people: the URL with its password masked.
-fn where_(q: &migrate_queue::QueueConfig) -> String {
+pub(super) fn where_(q: &migrate_queue::QueueConfig) -> String {
     format!("{} at {}", q.queue, migrate_queue::mask_url(&q.amqp_url))
 }
 
@@ -110,7 +110,7 @@ pub async fn publish(config: &Config, args: &MigrateArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-async fn done_keys(ledger: &Ledger, kind: &str) -> anyhow::Result<HashSet<String>> {
+pub(super) async fn done_keys(ledger: &Ledger, kind: &str) -> anyhow::Result<HashSet<String>> {
     let filter = ActionFilter { kind: Some(kind.to_owned()), status: Some(ActionStatus::Done), record_id: None };
     Ok(ledger.actions(&filter).await?.into_iter().map(|a| a.key).collect())
 }
@@ -119,7 +119,12 @@ async fn done_keys(ledger: &Ledger, kind: &str) -> anyhow::Result<HashSet<String
 struct Context {
     config: Config,
     ledger: Ledger,
-    pod: Pod,
+    /// Pod, when `pod.database` is set (import and claim jobs need it; archive jobs do not).
+    pod: Option<Pod>,
+    /// One archiver per archive destination named by the jobs, sharing their download limit.
+    archivers: Mutex<std::collections::HashMap<String, Arc<bbb_archive::Archiver>>>,
+    /// The old server's API, for protected recordings' fresh links; made on the first archive job.
+    api: OnceCell<Result<bbb_api::BbbClient, String>>,
     profile: NewUserProfile,
     holder: String,
     lease: Duration,
@@ -139,6 +144,7 @@ struct Handler(Arc<Context>);
 enum Item {
     Import(migrate_plan::import::ImportItem),
     Claim(migrate_plan::claim::ClaimItem),
+    Archive(super::archive::ArchiveJob),
 }
 
 impl JobHandler for Handler {
@@ -178,11 +184,15 @@ impl Context {
                 serde_json::from_value(job.payload.clone())
                     .map_err(|e| JobError::permanent(format!("not a claim job payload: {e}")))?,
             ),
-            JobKind::Archive => return Err(JobError::permanent("archive jobs are not run by this worker")),
+            JobKind::Archive => Item::Archive(
+                serde_json::from_value(job.payload.clone())
+                    .map_err(|e| JobError::permanent(format!("not an archive job payload: {e}")))?,
+            ),
         };
         let key = match &item {
             Item::Import(i) => i.key(),
             Item::Claim(i) => i.key(),
+            Item::Archive(j) => j.key(),
         };
         check_key(&job, &key)?;
         let record_id = job.record_id.as_deref().unwrap_or("-");
@@ -219,10 +229,26 @@ impl Context {
 
     /// The work of one item under its lease, as local mode does it.
     async fn work(self: &Arc<Self>, item: Arc<Item>, key: &str) -> Result<super::migrate::Done, JobError> {
+        let pod = || {
+            self.pod.as_ref().ok_or_else(|| {
+                JobError::permanent("pod.database is not set on this worker: it cannot do import or claim jobs")
+            })
+        };
         match item.as_ref() {
+            Item::Archive(job) => {
+                let archiver = self.archiver(&job.destination).map_err(JobError::permanent)?;
+                let api = if job.protected {
+                    let api = self.api.get_or_init(|| async { crate::source::client(&self.config).map_err(|e| format!("{e:#}")) });
+                    Some(api.await.as_ref().map_err(|e| JobError::permanent(e.clone()))?)
+                } else {
+                    None
+                };
+                let work = super::archive::archive_one(&archiver, &self.ledger, api, job, &self.holder, self.lease);
+                Ok(self.renewing(key, work).await)
+            }
             Item::Import(item) => {
                 let work = super::migrate::import_one(
-                    &self.pod,
+                    pod()?,
                     &self.ledger,
                     item,
                     &self.profile,
@@ -233,7 +259,8 @@ impl Context {
                 Ok(self.renewing(key, work).await)
             }
             Item::Claim(_) => {
-                if let Err(e) = self.claim.get_or_init(|| claim_target(&self.config, &self.pod)).await {
+                let pod = pod()?;
+                if let Err(e) = self.claim.get_or_init(|| claim_target(&self.config, pod)).await {
                     // This host cannot write claim files at all: its configuration needs fixing.
                     return Err(JobError::permanent(e));
                 }
@@ -263,6 +290,21 @@ impl Context {
                 .map_err(|e| JobError::retryable(format!("the claim job's thread ended abnormally: {e}")))
             }
         }
+    }
+
+    /// The archiver of `destination` (a directory or `s3://bucket/prefix`), made once per destination.
+    fn archiver(&self, destination: &str) -> Result<Arc<bbb_archive::Archiver>, String> {
+        let mut archivers = self.archivers.lock().expect("archivers lock");
+        if let Some(a) = archivers.get(destination) {
+            return Ok(a.clone());
+        }
+        let dest = super::archive::Destination::of(&self.config, destination).map_err(|e| format!("{e:#}"))?;
+        if let super::archive::Destination::Dir(dir) = &dest {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the archive {}: {e}", dir.display()))?;
+        }
+        let archiver = Arc::new(dest.archiver(&self.config, 8).map_err(|e| format!("{e:#}"))?);
+        archivers.insert(destination.to_owned(), archiver.clone());
+        Ok(archiver)
     }
 
     /// Returns once `key` is no longer under somebody else's live lease.
@@ -330,8 +372,14 @@ pub async fn worker(explicit: Option<&Path>, args: WorkerArgs) -> anyhow::Result
     let config = loaded.config;
     let queue = require_queue(&config)?;
     let ledger = super::inventory::open_ledger(&config.ledger.database).await?;
-    let pod = super::migrate::open_pod(&config, false).await?;
+    // Pod is needed by import and claim jobs only: a worker that only archives runs without it.
+    let pod = match config.pod.database {
+        Some(_) => Some(super::migrate::open_pod(&config, false).await?),
+        None => None,
+    };
     let ctx = Arc::new(Context {
+        archivers: Mutex::default(),
+        api: OnceCell::new(),
         profile: super::migrate::new_user_profile(&config),
         holder: migrate_ledger::default_owner(),
         lease: Duration::from_secs(config.queue.lease_secs.max(1)),
@@ -366,7 +414,9 @@ pub async fn worker(explicit: Option<&Path>, args: WorkerArgs) -> anyhow::Result
         "worker {}: {} done, {} retried, {} dead-lettered, {} malformed, {} requeued on stop",
         ctx.holder, stats.succeeded, stats.retried, stats.dead_lettered, stats.malformed, stats.requeued_on_stop
     );
-    ctx.pod.close().await;
+    if let Some(pod) = &ctx.pod {
+        pod.close().await;
+    }
     ctx.ledger.close().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -406,7 +456,7 @@ pub async fn retry(explicit: Option<&Path>, args: RetryArgs) -> anyhow::Result<E
     let ledger = super::inventory::open_ledger(&config.ledger.database).await?;
     let kinds: Vec<&str> = match args.mode {
         Some(mode) => vec![mode.as_str()],
-        None => vec!["import", "claim"],
+        None => vec!["import", "claim", "archive"],
     };
     let mut failed = Vec::new();
     for kind in &kinds {
@@ -444,6 +494,9 @@ pub async fn retry(explicit: Option<&Path>, args: RetryArgs) -> anyhow::Result<E
                     Job::new(action.key.clone(), JobKind::Claim, action.record_id.clone(), action.details.clone())
                 })
             }
+            "archive" => serde_json::from_value::<super::archive::ArchiveJob>(action.details.clone()).ok().map(|_| {
+                Job::new(action.key.clone(), JobKind::Archive, action.record_id.clone(), action.details.clone())
+            }),
             _ => None,
         };
         match job {
