@@ -192,6 +192,15 @@ pub enum BenchCommand {
         #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
         server: String,
     },
+    /// `render` of a generated recording (slides, annotations, cursor, a 640×480 webcam with sound) next to a
+    /// bare ffmpeg composite of the same media: speed as seconds of recording per second, peak memory, A/V sync
+    Render(RenderBenchArgs),
+    /// The soak: N recordings on the demo old server with a seeded mix of faults (API 5xx, timeouts, cut-off and
+    /// truncated answers, missing video files); `migrate` run twice in import mode (a throw-away PostgreSQL Pod)
+    /// and twice in claim mode (copies only, a scratch directory) as child processes. Checks every recording is
+    /// accounted for, the second run fixes every transient failure, nothing is duplicated; measures peak RSS and
+    /// open descriptors (also at --compare-with recordings). Exits 1 if an invariant is broken
+    Soak(SoakArgs),
     /// N import jobs done locally (`migrate --jobs 1`) and through RabbitMQ (`migrate --queue` + one `worker`),
     /// each into its own copy of the demo Pod: jobs per second both ways and the queue's overhead per job
     Queue {
@@ -202,6 +211,56 @@ pub enum BenchCommand {
         #[arg(long, value_name = "URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
         amqp_url: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct RenderBenchArgs {
+    /// Length of the generated recording
+    #[arg(long, default_value_t = 10)]
+    pub minutes: u64,
+    /// No webcam: slides, annotations and cursor over the sound only
+    #[arg(long)]
+    pub slides_only: bool,
+    /// Output size
+    #[arg(long, default_value = "1280x720")]
+    pub size: String,
+    /// As `render --fps` [default: render's]
+    #[arg(long)]
+    pub fps: Option<u32>,
+    /// As `render --x264-preset` [default: render's]
+    #[arg(long, value_name = "PRESET")]
+    pub x264_preset: Option<String>,
+    /// Where the recording (kept for the next run) and the outputs go [default: target/bbb-render-bench]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Recordings on the demo server
+    #[arg(long, default_value_t = 10_000)]
+    pub recordings: usize,
+    /// Share of the recordings with a playback whose video file misbehaves, and of the API requests
+    #[arg(long, default_value_t = 0.05)]
+    pub fault_rate: f64,
+    /// Seed of the catalogue and of the faults
+    #[arg(long, default_value_t = 2024)]
+    pub seed: u64,
+    /// First soak this many recordings too, to compare memory and descriptors (below 20: no comparison)
+    #[arg(long, default_value_t = 1_000)]
+    pub compare_with: usize,
+    /// As `migrate --jobs`
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// PostgreSQL server where the throw-away Pod database is created (an admin account)
+    #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub server: String,
+    /// Where the reports, logs and ledgers are kept [default: a temporary directory, removed]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// Also write every figure as JSON to this file
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

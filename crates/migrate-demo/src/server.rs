@@ -344,7 +344,9 @@ async fn file_fault(shared: &Shared, record_id: &str) -> (Option<Response>, Opti
             let body = format!("<html><body><h1>{code}</h1>nginx</body></html>");
             return (Some((status, body).into_response()), None);
         }
-        Some(Fault::Garbage) => return (Some((StatusCode::OK, "<html><body>Bad Gateway</body>").into_response()), None),
+        Some(Fault::Garbage) => {
+            return (Some((StatusCode::OK, "<html><body>Bad Gateway</body>").into_response()), None);
+        }
         _ => {}
     }
     (None, fault)

@@ -19,6 +19,8 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Import { recordings, jobs, server } => import(recordings, jobs, &server).await,
         BenchCommand::Queue { jobs, amqp_url } => queue(jobs, &amqp_url).await,
+        BenchCommand::Soak(args) => super::soak::run(args).await,
+        BenchCommand::Render(args) => super::render_bench::run(args).await,
     }
 }
 
@@ -394,14 +396,14 @@ async fn queue(jobs: usize, amqp_url: &str) -> anyhow::Result<ExitCode> {
 }
 
 /// A database made for one benchmark on a PostgreSQL or MySQL/MariaDB server, dropped afterwards.
-struct ScratchDb {
+pub(super) struct ScratchDb {
     admin: migrate_db::Db,
     name: String,
-    url: String,
+    pub(super) url: String,
 }
 
 impl ScratchDb {
-    async fn create(server: &str, what: &str) -> anyhow::Result<ScratchDb> {
+    pub(super) async fn create(server: &str, what: &str) -> anyhow::Result<ScratchDb> {
         use migrate_db::{Db, Engine, OpenOptions, with_db};
         let name = format!("bbb_migrate_bench_{what}_{}", std::process::id());
         let admin = Db::open(server, OpenOptions::default()).await?;
@@ -416,7 +418,7 @@ impl ScratchDb {
         self.admin.engine()
     }
 
-    async fn drop(self) -> anyhow::Result<()> {
+    pub(super) async fn drop(self) -> anyhow::Result<()> {
         let name = &self.name;
         let drop = if self.engine() == migrate_db::Engine::Postgres {
             format!("DROP DATABASE {name} WITH (FORCE)")
