@@ -192,9 +192,6 @@ pub enum BenchCommand {
         #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
         server: String,
     },
-    /// `render` of a generated recording (slides, annotations, cursor, a 640×480 webcam with sound) next to a
-    /// bare ffmpeg composite of the same media: speed as seconds of recording per second, peak memory, A/V sync
-    Render(RenderBenchArgs),
     /// The soak: N recordings on the demo old server with a seeded mix of faults (API 5xx, timeouts, cut-off and
     /// truncated answers, missing video files); `migrate` run twice in import mode (a throw-away PostgreSQL Pod)
     /// and twice in claim mode (copies only, a scratch directory) as child processes. Checks every recording is
@@ -211,28 +208,6 @@ pub enum BenchCommand {
         #[arg(long, value_name = "URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
         amqp_url: String,
     },
-}
-
-#[derive(Debug, Args)]
-pub struct RenderBenchArgs {
-    /// Length of the generated recording
-    #[arg(long, default_value_t = 10)]
-    pub minutes: u64,
-    /// No webcam: slides, annotations and cursor over the sound only
-    #[arg(long)]
-    pub slides_only: bool,
-    /// Output size
-    #[arg(long, default_value = "1280x720")]
-    pub size: String,
-    /// As `render --fps` [default: render's]
-    #[arg(long)]
-    pub fps: Option<u32>,
-    /// As `render --x264-preset` [default: render's]
-    #[arg(long, value_name = "PRESET")]
-    pub x264_preset: Option<String>,
-    /// Where the recording (kept for the next run) and the outputs go [default: target/bbb-render-bench]
-    #[arg(long, value_name = "DIR")]
-    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
