@@ -66,6 +66,10 @@ async fn protected_recordings_are_archived_through_fresh_links() {
         }
     }
     assert!(!archive.join("manifests").join(refused).join("bbb-migrate-manifest.json").exists());
-    let (ok, text) = output(work.path(), &front, server.secret(), &["archive", dir, "--verify", "--state", "published"]);
-    assert!(!ok && text.contains(&format!("{} recording(s) complete", n - 1)) && text.contains("1 not archived"), "{text}");
+    let (ok, text) =
+        output(work.path(), &front, server.secret(), &["archive", dir, "--verify", "--state", "published"]);
+    assert!(
+        !ok && text.contains(&format!("{} recording(s) complete", n - 1)) && text.contains("1 not archived"),
+        "{text}"
+    );
 }

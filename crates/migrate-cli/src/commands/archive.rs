@@ -205,7 +205,8 @@ fn source_of(rec: &Recording) -> Option<RecordingSource> {
 
 /// The recording as `getRecordings` lists it now, with fresh one-time links.
 async fn fresh_source(api: &BbbClient, record_id: &str) -> Result<RecordingSource, String> {
-    let query = RecordingsQuery { state: StateFilter::Any, record_ids: vec![record_id.to_owned()], ..Default::default() };
+    let query =
+        RecordingsQuery { state: StateFilter::Any, record_ids: vec![record_id.to_owned()], ..Default::default() };
     let page = api.get_recordings_page(&query, None, None, 1).await.map_err(|e| e.to_string())?;
     let rec = page
         .recordings
@@ -216,14 +217,24 @@ async fn fresh_source(api: &BbbClient, record_id: &str) -> Result<RecordingSourc
 }
 
 /// `archive --queue`: one job per recording not archived yet, for the `worker`s.
-async fn publish(config: &Config, ledger: &Ledger, work: &[(&Recording, ArchiveJob)], skipped: usize) -> ExitCodeResult {
+async fn publish(
+    config: &Config,
+    ledger: &Ledger,
+    work: &[(&Recording, ArchiveJob)],
+    skipped: usize,
+) -> ExitCodeResult {
     let queue = super::queue::require_queue(config)?;
     let done = super::queue::done_keys(ledger, "archive").await?;
     let jobs: Vec<Job> = work
         .iter()
         .filter(|(_, job)| !done.contains(&job.key()))
         .map(|(_, job)| {
-            Job::new(job.key(), JobKind::Archive, Some(job.record_id.clone()), serde_json::to_value(job).unwrap_or_default())
+            Job::new(
+                job.key(),
+                JobKind::Archive,
+                Some(job.record_id.clone()),
+                serde_json::to_value(job).unwrap_or_default(),
+            )
         })
         .collect();
     let publisher = Publisher::connect(&queue).await.context("cannot publish the jobs")?;

@@ -238,7 +238,9 @@ impl Context {
             Item::Archive(job) => {
                 let archiver = self.archiver(&job.destination).map_err(JobError::permanent)?;
                 let api = if job.protected {
-                    let api = self.api.get_or_init(|| async { crate::source::client(&self.config).map_err(|e| format!("{e:#}")) });
+                    let api = self
+                        .api
+                        .get_or_init(|| async { crate::source::client(&self.config).map_err(|e| format!("{e:#}")) });
                     Some(api.await.as_ref().map_err(|e| JobError::permanent(e.clone()))?)
                 } else {
                     None
