@@ -191,7 +191,7 @@ async fn make(
     let started = Instant::now();
     let note = match &item.method {
         ClaimMethod::Copy { playback_url } => {
-            let seconds = copy_video(playback_url, &item.record_id, &part).await?;
+            let seconds = copy_video(config, playback_url, &item.record_id, &part).await?;
             format!("copied the video playback ({seconds:.0} s) in {:.1} s", started.elapsed().as_secs_f64())
         }
         ClaimMethod::Render { playback_url } => {
@@ -227,23 +227,42 @@ fn remove_stale_temporaries(dir: &Path, file_name: &str) {
 }
 
 /// The `video` playback's file (`video-0.m4v`, `capture.m4v` before BBB 3.0) into `part`, resuming a partial
-/// download, then checked with ffprobe. A damaged download is removed so that the next run starts afresh.
-async fn copy_video(playback_url: &str, record_id: &str, part: &Path) -> anyhow::Result<f64> {
+/// download, then checked: every packet read (a download cut short is refused even when its header names the
+/// whole duration) and ffprobe. A damaged download is removed so that the next run starts afresh; so is one
+/// that filled the disk (it would only hold the space the other recordings need). Any other interrupted
+/// download is kept and resumed by the next run.
+async fn copy_video(config: &Config, playback_url: &str, record_id: &str, part: &Path) -> anyhow::Result<f64> {
     let mut base = url::Url::parse(playback_url).context("the video playback URL is not a URL")?;
     if !base.path().ends_with('/') {
         base.set_path(&format!("{}/", base.path()));
     }
     anyhow::ensure!(base.path().contains(record_id), "the video playback URL does not name the recording");
-    let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(30)).build()?;
+    let http = super::render::http_client(config)?;
     let mut found = false;
     for file in ["video-0.m4v", "capture.m4v"] {
-        if super::render::fetch_to(&http, base.join(file)?, part).await.context("downloading the video playback")? {
-            found = true;
-            break;
+        match super::render::fetch_to(&http, base.join(file)?, part).await {
+            Ok(true) => {
+                found = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                if is_disk_full(&e) {
+                    let _ = std::fs::remove_file(part);
+                }
+                return Err(e.context(format!("downloading the video playback {file}")));
+            }
         }
     }
-    anyhow::ensure!(found, "the server lists a video playback but has neither video-0.m4v nor capture.m4v");
-    match verify(part).await {
+    anyhow::ensure!(
+        found,
+        "the server lists a video playback but answers HTTP 404 for both video-0.m4v and capture.m4v"
+    );
+    let checked = match super::render::check_complete(Path::new(&config.render.ffmpeg), part).await {
+        Ok(()) => verify(part).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(seconds) => Ok(seconds),
         Err(e) => {
             let _ = std::fs::remove_file(part);
@@ -252,10 +271,18 @@ async fn copy_video(playback_url: &str, record_id: &str, part: &Path) -> anyhow:
     }
 }
 
+/// The error comes from a full disk (ENOSPC) or quota (EDQUOT).
+fn is_disk_full(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::StorageFull || matches!(io.raw_os_error(), Some(28 | 122)))
+}
+
 async fn render(config: &Config, playback_url: &str, part: &Path) -> anyhow::Result<bbb_render::RenderReport> {
     let (web_root, record_id) = super::render::locate(playback_url, config)?;
     let files = tempfile::tempdir()?;
-    super::render::download(&web_root, &record_id, files.path()).await?;
+    super::render::download(&super::render::http_client(config)?, &web_root, &record_id, files.path()).await?;
     let inputs = bbb_render::Inputs::from_dir(files.path())?;
     let options = super::render::options(config, None, None)?;
     let report = bbb_render::render_to_file(&inputs, part, &options, |_| {}).await?;

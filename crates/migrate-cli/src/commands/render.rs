@@ -47,7 +47,8 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
         let (web_root, record_id) = locate(&args.source, config)?;
         let copyable = matches!(extension(&args.output).as_str(), "mp4" | "m4v" | "mkv");
         if args.frame.is_none() && !args.force_render && copyable {
-            if let Some(seconds) = copy_video_playback(&web_root, &record_id, &args.output, &options).await? {
+            let http = http_client(config)?;
+            if let Some(seconds) = copy_video_playback(&http, &web_root, &record_id, &args.output, &options).await? {
                 println!(
                     "{}: the server's video playback ({seconds:.0} s) copied as is (--force-render renders instead)",
                     args.output.display()
@@ -62,7 +63,7 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
                 _temp.path().to_path_buf()
             }
         };
-        let count = download(&web_root, &record_id, &dir).await?;
+        let count = download(&http_client(config)?, &web_root, &record_id, &dir).await?;
         tracing::info!(record_id, files = count, dir = %dir.display(), "published files fetched");
         dir
     };
@@ -163,22 +164,37 @@ fn is_record_id(s: &str) -> bool {
     })
 }
 
+/// The HTTP client for the old server's published files: `source.connect_timeout_secs` to connect and
+/// `source.timeout_secs` without a byte from the server (not for the whole transfer: a webcam file of several
+/// GB takes longer than any fixed limit, but a server that stops sending must not hang a run).
+pub(super) fn http_client(config: &migrate_config::Config) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .user_agent(concat!("bbb-migrate/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(config.source.connect_timeout_secs.max(1)))
+        .read_timeout(std::time::Duration::from_secs(config.source.timeout_secs.max(1)))
+        .build()?)
+}
+
 /// Fetches the published files of `record_id` into `dir`: the known files, then the slide images that
 /// shapes.svg names. Missing files are normal (not every recording has every file); files already there are
 /// kept (a kept directory resumes).
-pub(super) async fn download(web_root: &url::Url, record_id: &str, dir: &Path) -> anyhow::Result<usize> {
-    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600)).build()?;
+pub(super) async fn download(
+    http: &reqwest::Client,
+    web_root: &url::Url,
+    record_id: &str,
+    dir: &Path,
+) -> anyhow::Result<usize> {
     let base = web_root.join(&format!("presentation/{record_id}/"))?;
     let mut count = 0;
     for rel in KNOWN_FILES {
-        count += fetch(&http, &base, rel, dir).await? as usize;
+        count += fetch(http, &base, rel, dir).await? as usize;
     }
     let partial = Inputs::from_dir(dir).context("the old server has no presentation files for this recording")?;
     let mut images: Vec<String> = partial.timeline.slides.iter().map(|s| s.href.clone()).collect();
     images.sort();
     images.dedup();
     for rel in images {
-        count += fetch(&http, &base, &rel, dir).await? as usize;
+        count += fetch(http, &base, &rel, dir).await? as usize;
     }
     Ok(count)
 }
@@ -211,7 +227,7 @@ pub(super) async fn fetch(http: &reqwest::Client, base: &url::Url, rel: &str, di
 
 /// GET `url` into `target`, streamed; `false` on a 404. A `target` left by an interrupted download is resumed
 /// with a `Range` request (and rewritten whole if the server ignores it). Errors carry no URL (it may hold a
-/// token).
+/// token) but every cause (a connection closed mid-body, a timeout).
 pub(super) async fn fetch_to(http: &reqwest::Client, url: url::Url, target: &Path) -> anyhow::Result<bool> {
     use tokio::io::AsyncWriteExt;
     let have = std::fs::metadata(target).map(|m| m.len()).unwrap_or(0);
@@ -219,13 +235,13 @@ pub(super) async fn fetch_to(http: &reqwest::Client, url: url::Url, target: &Pat
     if have > 0 {
         request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
-    let mut response = request.send().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    let mut response = request.send().await.map_err(http_error)?;
     match response.status() {
         reqwest::StatusCode::NOT_FOUND => return Ok(false),
         reqwest::StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => return Ok(true),
         _ => {}
     }
-    response = response.error_for_status().map_err(|e| anyhow::anyhow!("{}", e.without_url()))?;
+    response = response.error_for_status().map_err(http_error)?;
     let resumed = have > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
     let mut file = tokio::fs::OpenOptions::new()
         .create(true)
@@ -235,11 +251,33 @@ pub(super) async fn fetch_to(http: &reqwest::Client, url: url::Url, target: &Pat
         .open(target)
         .await
         .with_context(|| format!("cannot write {}", target.display()))?;
-    while let Some(chunk) = response.chunk().await.map_err(|e| anyhow::anyhow!("{}", e.without_url()))? {
-        file.write_all(&chunk).await?;
+    while let Some(chunk) = response.chunk().await.map_err(http_error)? {
+        file.write_all(&chunk).await.with_context(|| format!("cannot write {}", target.display()))?;
     }
-    file.flush().await?;
+    file.flush().await.with_context(|| format!("cannot write {}", target.display()))?;
     Ok(true)
+}
+
+/// A reqwest error without its URL, with its causes on one line (`error decoding response body: connection
+/// closed before message completed`), and a timeout said as such.
+pub(super) fn http_error(error: reqwest::Error) -> anyhow::Error {
+    let error = error.without_url();
+    let timeout = error.is_timeout();
+    let mut parts = vec![error.to_string()];
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    let text = parts.join(": ");
+    if timeout {
+        anyhow::anyhow!("the server stopped answering (source.timeout_secs without data): {text}")
+    } else {
+        anyhow::anyhow!("{text}")
+    }
 }
 
 fn extension(path: &Path) -> String {
@@ -250,12 +288,12 @@ fn extension(path: &Path) -> String {
 /// server has one: downloaded, remuxed without re-encoding (`+faststart` for MP4), verified with ffprobe, then
 /// renamed into place. `None` when there is no such playback.
 async fn copy_video_playback(
+    http: &reqwest::Client,
     web_root: &url::Url,
     record_id: &str,
     output: &Path,
     options: &RenderOptions,
 ) -> anyhow::Result<Option<f64>> {
-    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3600)).build()?;
     let base = web_root.join(&format!("playback/video/{record_id}/"))?;
     let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = output.file_name().context("the output needs a file name")?.to_string_lossy().into_owned();
@@ -267,7 +305,7 @@ async fn copy_video_playback(
     };
     let mut found = false;
     for file in ["video-0.m4v", "capture.m4v"] {
-        match fetch_to(&http, base.join(file)?, &download).await {
+        match fetch_to(http, base.join(file)?, &download).await {
             Ok(true) => {
                 found = true;
                 break;
@@ -284,7 +322,8 @@ async fn copy_video_playback(
     }
     let format = if extension(output) == "mkv" { "matroska" } else { "mp4" };
     let status = tokio::process::Command::new(&options.ffmpeg)
-        .args(["-v", "error", "-y", "-i"])
+        // -xerror: a download cut short is an error, not a shorter copy.
+        .args(["-v", "error", "-xerror", "-y", "-i"])
         .arg(&download)
         .args(["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", format])
         .arg(&remuxed)
@@ -326,6 +365,25 @@ pub(super) async fn probe_duration(path: &Path) -> anyhow::Result<f64> {
         text.lines().find_map(|l| l.strip_prefix("duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
     anyhow::ensure!(seconds > 0.0, "the copied file has no duration");
     Ok(seconds)
+}
+
+/// Reads every packet of `path` (no decoding, so seconds even for hours of video): a file cut short is refused
+/// even when its header (`+faststart`) already names the whole duration, which ffprobe alone takes at its word.
+pub(super) async fn check_complete(ffmpeg: &Path, path: &Path) -> anyhow::Result<()> {
+    let out = tokio::process::Command::new(ffmpeg)
+        .args(["-v", "error", "-xerror", "-nostdin", "-i"])
+        .arg(path)
+        .args(["-map", "0", "-c", "copy", "-f", "null", "-"])
+        .output()
+        .await
+        .context("cannot run ffmpeg (render.ffmpeg)")?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let reason = stderr.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("ffmpeg failed");
+    let reason = reason.split_once("] ").map_or(reason, |(_, r)| r);
+    anyhow::bail!("the file is incomplete or damaged ({reason})")
 }
 
 /// `HH:MM:SS(.mmm)`, `MM:SS` or seconds.
