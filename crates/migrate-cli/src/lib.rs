@@ -1,6 +1,7 @@
 //! The `bbb-migrate` command: parses arguments, sets up logs, and runs one command by wiring the library
 //! crates together. No migration logic lives here.
 
+mod argv;
 mod cli;
 mod commands;
 mod logging;
@@ -19,7 +20,12 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(refusal) = argv::refuse_secrets(&args) {
+        eprintln!("error: {refusal}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let cli = Cli::parse_from(args);
     let _log_guard = match logging::init(cli.verbose, cli.quiet, cli.log_file.as_deref()) {
         Ok(guard) => guard,
         Err(e) => {
