@@ -41,13 +41,54 @@ fn strip(intro: &str) -> &str {
 /// Fills the template's `{link}`, `{activity}` and `{recordings}`; the activity name (a teacher's text) is
 /// HTML-escaped for an element or an attribute, single- or double-quoted.
 pub fn render(template: &str, link: &str, activity: &str, recordings: usize) -> String {
-    let escaped = activity
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;");
-    template.replace("{link}", link).replace("{activity}", &escaped).replace("{recordings}", &recordings.to_string())
+    render_with_archive(template, link, "", activity, recordings)
+}
+
+/// [`render`], with `{archive}` filled with `archive` (HTML made by [`archive_links`], inserted as is).
+pub fn render_with_archive(template: &str, link: &str, archive: &str, activity: &str, recordings: usize) -> String {
+    template
+        .replace("{link}", link)
+        .replace("{activity}", &escape(activity))
+        .replace("{recordings}", &recordings.to_string())
+        .replace("{archive}", archive)
+}
+
+/// HTML-escaped for an element or an attribute, single- or double-quoted.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The archived playback of `rec` under the archive's public address `base_url`: the presentation player
+/// (`/playback/presentation/2.3/<id>`), else the video page (`/playback/video/<id>/`), as `archive` lays them out.
+pub fn archived_playback_url(base_url: &str, rec: &Recording) -> Option<String> {
+    let base = base_url.trim_end_matches('/');
+    if rec.format(&bbb_api::FormatKind::Presentation).is_some() {
+        Some(format!("{base}/playback/presentation/2.3/{}", rec.record_id))
+    } else if rec.format(&bbb_api::FormatKind::Video).is_some() {
+        Some(format!("{base}/playback/video/{}/", rec.record_id))
+    } else {
+        None
+    }
+}
+
+/// What `{archive}` becomes for an activity: a link to the archived playback of each of its recordings that
+/// `is_archived`, oldest first, named by the recording's name and day, separated by `<br>`; empty when none is.
+pub fn archive_links(base_url: &str, recordings: &[&Recording], is_archived: &dyn Fn(&str) -> bool) -> String {
+    let mut archived: Vec<&&Recording> = recordings.iter().filter(|r| is_archived(&r.record_id)).collect();
+    archived.sort_by_key(|r| (r.start_time, r.record_id.clone()));
+    archived
+        .iter()
+        .filter_map(|r| {
+            let url = archived_playback_url(base_url, r)?;
+            Some(format!(
+                "<a href=\"{}\">{} ({})</a>",
+                escape(&url),
+                escape(r.display_name()),
+                r.start_time.format("%Y-%m-%d")
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
 }
 
 /// What happens to one activity.
@@ -78,28 +119,42 @@ pub struct NoticeTarget {
 /// The message for an activity, from its name and how many of its recordings moved.
 pub type MessageFor = dyn Fn(&str, usize) -> String;
 
+/// The message for an activity, from its name and its recordings (for `{archive}`).
+pub type MessageForRecordings<'a> = dyn Fn(&str, &[&Recording]) -> String + 'a;
+
 /// The activities of `recordings` on `site`, with what `message_for` (or removal, when `None`) would change.
 pub async fn plan(
     site: &MoodleSite,
     recordings: &[Recording],
     message_for: Option<&MessageFor>,
 ) -> Result<Vec<NoticeTarget>, SourceError> {
+    let by_count = message_for.map(|f| move |name: &str, recs: &[&Recording]| f(name, recs.len()));
+    plan_with(site, recordings, by_count.as_ref().map(|f| f as &MessageForRecordings<'_>)).await
+}
+
+/// [`plan`] with a message made from each activity's recordings.
+pub async fn plan_with(
+    site: &MoodleSite,
+    recordings: &[Recording],
+    message_for: Option<&MessageForRecordings<'_>>,
+) -> Result<Vec<NoticeTarget>, SourceError> {
     let db = site.db.as_ref().map_err(|e| SourceError(format!("database unreachable ({e})")))?;
     let mine: Vec<&Recording> = recordings.iter().filter(|r| site.claims(r)).collect();
     let loaded = site.load(db, &mine).await?;
-    let mut counts: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut by_activity: BTreeMap<i64, Vec<&Recording>> = BTreeMap::new();
     for rec in &mine {
         if let Some(Ok((activity, _))) = find_activity(rec, &loaded) {
-            *counts.entry(activity.id).or_default() += 1;
+            by_activity.entry(activity.id).or_default().push(rec);
         }
     }
-    let intros = read_intros(db, &site.table_prefix, &counts.keys().copied().collect::<Vec<_>>()).await?;
-    Ok(counts
+    let intros = read_intros(db, &site.table_prefix, &by_activity.keys().copied().collect::<Vec<_>>()).await?;
+    Ok(by_activity
         .into_iter()
-        .filter_map(|(id, count)| {
+        .filter_map(|(id, recs)| {
+            let count = recs.len();
             let activity = loaded.activities.get(&id)?;
             let intro = intros.get(&id).cloned().flatten();
-            let message = message_for.map(|f| f(&activity.name, count));
+            let message = message_for.map(|f| f(&activity.name, &recs));
             let new_intro = with_notice(intro.as_deref(), message.as_deref());
             let had = intro.as_deref().is_some_and(|i| strip(i).len() != i.len());
             let change = match (&new_intro, &message, had) {
@@ -223,6 +278,46 @@ mod tests {
     fn a_marker_typed_by_a_teacher_in_the_middle_is_not_taken_for_ours() {
         let intro = format!("<p>{START_MARKER} quoted</p><p>then more text</p>");
         assert_eq!(strip(&intro), intro);
+    }
+
+    #[test]
+    fn archive_links_name_only_archived_recordings_oldest_first() {
+        use chrono::TimeZone;
+        let rec = |id: &str, name: &str, ms: i64, kind: bbb_api::FormatKind| Recording {
+            record_id: id.to_owned(),
+            meeting_id: "m".into(),
+            internal_meeting_id: None,
+            name: name.to_owned(),
+            state: bbb_api::RecordingState::Published,
+            published: true,
+            start_time: chrono::Utc.timestamp_millis_opt(ms).unwrap(),
+            end_time: chrono::Utc.timestamp_millis_opt(ms + 60_000).unwrap(),
+            participants: None,
+            raw_size: None,
+            size: None,
+            metadata: Default::default(),
+            formats: vec![bbb_api::PlaybackFormat {
+                kind,
+                url: format!("https://old/playback/x/{id}"),
+                length_minutes: None,
+                processing_time_ms: None,
+                size: None,
+                previews: vec![],
+            }],
+            breakout: Default::default(),
+        };
+        let a = rec("a-1", "Cours <1>", 1_710_000_000_000, bbb_api::FormatKind::Presentation);
+        let b = rec("b-2", "TD", 1_700_000_000_000, bbb_api::FormatKind::Video);
+        let c = rec("c-3", "Not archived", 1_690_000_000_000, bbb_api::FormatKind::Presentation);
+        let archived = |id: &str| id != "c-3";
+        let html = archive_links("https://archive.univ.fr/", &[&a, &b, &c], &archived);
+        assert_eq!(
+            html,
+            "<a href=\"https://archive.univ.fr/playback/video/b-2/\">TD (2023-11-14)</a><br>\
+             <a href=\"https://archive.univ.fr/playback/presentation/2.3/a-1\">Cours &lt;1&gt; (2024-03-09)</a>"
+        );
+        assert_eq!(archive_links("https://archive.univ.fr", &[&c], &archived), "");
+        assert_eq!(render_with_archive("<p>{activity}: {archive}</p>", "", &html, "A", 2), format!("<p>A: {html}</p>"));
     }
 
     #[test]

@@ -128,3 +128,44 @@ async fn a_read_only_moodle_gets_a_clear_message_and_nothing_changes() {
         db.drop().await;
     }
 }
+
+/// `{archive}`: each activity's notice links the archived playback of its archived recordings only.
+#[tokio::test]
+async fn postgres_notice_links_the_archived_playbacks() {
+    let db = TestDb::moodle(Engine::Postgres, "mdl_").await;
+    let writer = db.open(false).await;
+    let site = site(writer.clone());
+    let mut recs = recordings();
+    for rec in &mut recs {
+        rec.formats.push(bbb_api::PlaybackFormat {
+            kind: bbb_api::FormatKind::Presentation,
+            url: format!("https://old.univ.fr/playback/presentation/2.3/{}", rec.record_id),
+            length_minutes: Some(60),
+            processing_time_ms: None,
+            size: None,
+            previews: vec![],
+        });
+    }
+    // Activity 1 has r1 and r8, activity 2 has r2: only r1 is archived.
+    let archived = |id: &str| id == "r1-recording-of-activity-1";
+    let message = |name: &str, recs: &[&Recording]| {
+        let links = notice::archive_links("https://archive.univ.fr", recs, &archived);
+        notice::render_with_archive("<p>{activity} ({recordings}) : {archive}</p>", "", &links, name, recs.len())
+    };
+    let targets = notice::plan_with(&site, &recs, Some(&message)).await.unwrap();
+    assert_eq!(targets.iter().map(|t| (t.activity, t.recordings)).collect::<Vec<_>>(), [(1, 2), (2, 1)]);
+    notice::apply(&site, &targets, 1_800_000_000).await.unwrap();
+    let after = intros(&writer).await;
+    let one = after[0].1.as_deref().unwrap();
+    assert!(
+        one.contains(
+            "(2) : <a href=\"https://archive.univ.fr/playback/presentation/2.3/r1-recording-of-activity-1\">\
+             recording r1-recording-of-activity-1 (2023-11-14)</a></p>"
+        ),
+        "{one}"
+    );
+    assert!(!one.contains("/r8"), "r8 is not archived: {one}");
+    let two = after[1].1.as_deref().unwrap();
+    assert!(two.ends_with(&format!("<p>TD économie (1) : </p>{END_MARKER}")), "{two}");
+    db.drop().await;
+}

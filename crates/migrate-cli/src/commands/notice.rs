@@ -27,7 +27,31 @@ pub async fn run(explicit: Option<&Path>, args: NoticeArgs) -> anyhow::Result<Ex
     let recordings: Vec<bbb_api::Recording> = inventory.entries.into_iter().map(|e| e.recording).collect();
     let template = config.notice.template.clone();
     let link = config.notice.link.clone();
-    let message = move |activity: &str, count: usize| notice::render(&template, &link, activity, count);
+    // `{archive}`: the archived playbacks, for the recordings the ledger says `archive` has copied.
+    let archived: std::collections::HashSet<String> = if !args.remove && template.contains("{archive}") {
+        if config.archive.base_url.trim().is_empty() {
+            anyhow::bail!(
+                "notice.template uses {{archive}} but archive.base_url is empty: set it to the archive's public \
+                 address (what `archive --serve-config --base-url` serves), or BBB_MIGRATE_ARCHIVE__BASE_URL"
+            );
+        }
+        let ledger = super::inventory::open_ledger(&config.ledger.database).await?;
+        let filter = migrate_ledger::ActionFilter {
+            kind: Some("archive".into()),
+            status: Some(migrate_ledger::ActionStatus::Done),
+            record_id: None,
+        };
+        let ids = ledger.actions(&filter).await?.into_iter().filter_map(|a| a.record_id).collect();
+        ledger.close().await;
+        ids
+    } else {
+        Default::default()
+    };
+    let base_url = config.archive.base_url.clone();
+    let message = move |activity: &str, recs: &[&bbb_api::Recording]| {
+        let links = notice::archive_links(&base_url, recs, &|id: &str| archived.contains(id));
+        notice::render_with_archive(&template, &link, &links, activity, recs.len())
+    };
     let names: Vec<String> = config.moodle.iter().map(|m| m.server_name.clone()).collect();
     let mut failures = 0;
     let now = chrono::Utc::now().timestamp();
@@ -42,7 +66,7 @@ pub async fn run(explicit: Option<&Path>, args: NoticeArgs) -> anyhow::Result<Ex
             ignore_servers: config.owners.ignore_servers.clone(),
             include_session_starters: config.owners.moodle_session_starter,
         };
-        let planned = notice::plan(&site, &recordings, if args.remove { None } else { Some(&message) }).await;
+        let planned = notice::plan_with(&site, &recordings, if args.remove { None } else { Some(&message) }).await;
         let targets = match planned {
             Ok(targets) => targets,
             Err(e) => {
