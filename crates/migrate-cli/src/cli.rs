@@ -198,6 +198,9 @@ pub enum BenchCommand {
     /// accounted for, the second run fixes every transient failure, nothing is duplicated; measures peak RSS and
     /// open descriptors (also at --compare-with recordings). Exits 1 if an invariant is broken
     Soak(SoakArgs),
+    /// `render` of a generated recording (slides, annotations, cursor, a 640×480 webcam with sound) next to a
+    /// bare ffmpeg composite of the same media: speed as seconds of recording per second, peak memory, A/V sync
+    Render(RenderBenchArgs),
     /// N import jobs done locally (`migrate --jobs 1`) and through RabbitMQ (`migrate --queue` + one `worker`),
     /// each into its own copy of the demo Pod: jobs per second both ways and the queue's overhead per job
     Queue {
@@ -236,6 +239,28 @@ pub struct SoakArgs {
     /// Also write every figure as JSON to this file
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderBenchArgs {
+    /// Length of the generated recording
+    #[arg(long, default_value_t = 10)]
+    pub minutes: u64,
+    /// No webcam: slides, annotations and cursor over the sound only
+    #[arg(long)]
+    pub slides_only: bool,
+    /// Output size
+    #[arg(long, default_value = "1280x720")]
+    pub size: String,
+    /// As `render --fps` [default: render's]
+    #[arg(long)]
+    pub fps: Option<u32>,
+    /// As `render --x264-preset` [default: render's]
+    #[arg(long, value_name = "PRESET")]
+    pub x264_preset: Option<String>,
+    /// Where the recording (kept for the next run) and the outputs go [default: target/bbb-render-bench]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

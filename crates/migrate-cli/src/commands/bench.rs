@@ -19,6 +19,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
         }
         BenchCommand::Import { recordings, jobs, server } => import(recordings, jobs, &server).await,
         BenchCommand::Queue { jobs, amqp_url } => queue(jobs, &amqp_url).await,
+        BenchCommand::Render(args) => super::render_bench::run(args).await,
         BenchCommand::Soak(args) => super::soak::run(args).await,
     }
 }

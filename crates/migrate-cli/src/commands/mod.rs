@@ -15,6 +15,7 @@ mod pod_plugin;
 mod queue;
 mod relink;
 mod render;
+mod render_bench;
 mod report;
 mod soak;
 mod status;
