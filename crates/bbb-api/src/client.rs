@@ -86,6 +86,8 @@ pub enum ClientError {
     Timeout { call: &'static str, page: u32, timeout_secs: u64, attempts: u32 },
     #[error("{call} (page {page}): cannot reach the server after {attempts} attempt(s): {reason}")]
     Unreachable { call: &'static str, page: u32, attempts: u32, reason: String },
+    #[error("{call} (page {page}): the server closed the connection mid-answer after {attempts} attempt(s): {reason}")]
+    CutOff { call: &'static str, page: u32, attempts: u32, reason: String },
     #[error("{call} (page {page}): HTTP {status} after {attempts} attempt(s){}", body_excerpt(.body))]
     Status { call: &'static str, page: u32, status: u16, attempts: u32, body: String },
     #[error("{call} (page {page}, offset {offset}): malformed answer after {attempts} attempt(s): {source}")]
@@ -313,7 +315,8 @@ impl BbbClient {
             let outcome = self.get_once(url.clone()).await;
             let retryable = match &outcome {
                 Ok((status, _)) => status.is_server_error(),
-                Err(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body(),
+                // A body cut off mid-way surfaces as a decode error of `text()`: as transient as a timeout.
+                Err(e) => e.is_timeout() || e.is_connect() || e.is_request() || e.is_body() || e.is_decode(),
             };
             if !retryable || attempt >= attempts {
                 return match outcome {
@@ -327,6 +330,9 @@ impl BbbClient {
                         timeout_secs: self.options.timeout.as_secs(),
                         attempts: attempt,
                     }),
+                    Err(e) if e.is_body() || e.is_decode() => {
+                        Err(ClientError::CutOff { call, page, attempts: attempt, reason: error_chain(&e) })
+                    }
                     Err(e) => Err(ClientError::Unreachable { call, page, attempts: attempt, reason: error_chain(&e) }),
                 };
             }

@@ -178,6 +178,25 @@ async fn truncated_xml_is_an_error_naming_the_page_never_a_short_list() {
     assert_complete(&listing, &server);
 }
 
+/// A connection closed mid-answer (the whole length announced, half sent) is retried like a timeout, and said
+/// as such when it persists.
+#[tokio::test]
+async fn a_connection_closed_mid_answer_is_retried_then_named() {
+    let server = server(150, Paging::Supported).await;
+    let mut options = options(&server);
+    options.retries = 1;
+    server.inject([Fault::CutOff]);
+    let listing = list_all(&BbbClient::new(options.clone()).unwrap()).await.unwrap();
+    assert_complete(&listing, &server);
+    server.inject([Fault::Pass, Fault::CutOff, Fault::CutOff]);
+    let err = list_all(&BbbClient::new(options).unwrap()).await.unwrap_err();
+    match &err {
+        ClientError::CutOff { page, attempts, .. } => assert_eq!((*page, *attempts), (2, 2), "{err}"),
+        other => panic!("expected a cut-off error, got {other}"),
+    }
+    assert!(err.to_string().contains("closed the connection mid-answer"), "{err}");
+}
+
 #[tokio::test]
 async fn garbage_instead_of_xml_is_an_error() {
     let server = server(10, Paging::Supported).await;
