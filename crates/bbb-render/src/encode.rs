@@ -205,7 +205,13 @@ struct Command {
     args: Vec<String>,
     silent_audio: bool,
     chapters: bool,
+    /// `false`: variable frame rate, so the renderer must repeat a picture that lasts long (see [`MAX_HOLD`]).
+    constant_rate: bool,
 }
+
+/// The longest a picture is held in a variable-frame-rate output before it is sent again: players and
+/// re-encoders (Pod's) handle a sparse stream better when a frame comes at least this often.
+const MAX_HOLD: Time = Time::from_millis(2_000);
 
 #[allow(clippy::too_many_arguments)]
 fn command(
@@ -245,7 +251,12 @@ fn command(
     let audio = audio.unwrap_or_else(|| input(&mut args, &["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]));
     let chapter_input = chapters.map(|c| input(&mut args, &["-f", "ffmetadata", "-i", &c.to_string_lossy()]));
 
-    let mut graph = vec![format!("[{frames}:v]format=yuv420p,fps={fps}[v0]")];
+    // Nothing moves by itself on screen: the drawn pictures are the video, each held until the next (variable
+    // frame rate, keyframes every 10 s for seeking). Else the encoder repeats them at a constant rate under the
+    // webcam or screen share.
+    let constant_rate = webcam.is_some() || deskshare.is_some();
+    let rate = if constant_rate { format!(",fps={fps}") } else { String::new() };
+    let mut graph = vec![format!("[{frames}:v]format=yuv420p{rate}[v0]")];
     let mut last = "v0".to_owned();
     if let (Some(i), Some(area)) = (webcam, areas.webcam) {
         graph.push(fit_filter(&format!("{i}:v"), area, "0x202020", fps, "cam"));
@@ -274,6 +285,9 @@ fn command(
         args.extend(["-threads".into(), t.to_string()]);
     }
     let keyint = (fps * 10).to_string();
+    if !constant_rate {
+        args.extend(["-vsync", "vfr", "-force_key_frames", "expr:gte(t,n_forced*10)"].map(String::from));
+    }
     match container {
         Container::Mp4 | Container::Mkv => {
             args.extend(
@@ -316,7 +330,7 @@ fn command(
     }
     args.extend(["-t".into(), secs(timeline.duration), "-f".into(), container.format().into()]);
     args.push(output.to_string_lossy().into_owned());
-    Command { args, silent_audio, chapters: chapter_input.is_some() }
+    Command { args, silent_audio, chapters: chapter_input.is_some(), constant_rate }
 }
 
 /// Deletes a temporary file unless disarmed: a failed or abandoned render leaves nothing behind.
@@ -328,6 +342,19 @@ impl Drop for Remove {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// Sends `picture` again every [`MAX_HOLD`] after `sent` until `until`; `false` once ffmpeg stopped reading.
+async fn hold(tx: &tokio::sync::mpsc::Sender<Vec<u8>>, picture: &[u8], sent: &mut Time, until: Time) -> bool {
+    while sent.as_millis() + MAX_HOLD.as_millis() < until.as_millis() {
+        *sent = Time::from_millis(sent.as_millis() + MAX_HOLD.as_millis());
+        let mut chunk = mkv::frame_prefix(sent.as_millis(), picture.len());
+        chunk.extend_from_slice(picture);
+        if tx.send(chunk).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 fn temp_path(output: &Path, suffix: &str) -> PathBuf {
@@ -408,16 +435,21 @@ pub async fn render_to_file(
         let mut sent = 0usize;
         let frame_len = (areas.size.width * areas.size.height * 4) as usize;
         let mut previous: Option<Vec<u8>> = None;
+        let mut last_sent = Time::ZERO;
         let mut ok = tx.send(mkv::header(areas.size.width, areas.size.height)).await.is_ok();
         let mut last_report = Instant::now();
         for t in schedule(timeline, fps).into_iter().filter(|t| *t < timeline.duration) {
             if !ok {
                 break;
             }
+            if let (false, Some(last)) = (cmd.constant_rate, &previous) {
+                ok = hold(&tx, last, &mut last_sent, t).await;
+            }
             let pixels = renderer.render(t).data();
             if previous.as_deref() == Some(pixels) {
                 continue;
             }
+            last_sent = t;
             let mut chunk = mkv::frame_prefix(t.as_millis(), frame_len);
             chunk.extend_from_slice(pixels);
             previous = Some(pixels.to_vec());
@@ -430,6 +462,9 @@ pub async fn render_to_file(
         }
         // The last picture again at the very end, so that the encoder holds it until the duration.
         if let (true, Some(last)) = (ok, previous) {
+            if !cmd.constant_rate {
+                hold(&tx, &last, &mut last_sent, timeline.duration).await;
+            }
             let mut chunk = mkv::frame_prefix(timeline.duration.as_millis(), frame_len);
             chunk.extend_from_slice(&last);
             let _ = tx.send(chunk).await;

@@ -56,7 +56,8 @@ pub struct RenderOptions {
     pub ffmpeg: PathBuf,
     pub ffprobe: PathBuf,
     /// Output frames per second; `None` = 15 when webcam or screen-share video is shown (BBB records webcams
-    /// at 15), else 5, which is plenty for slides and keeps encoding cheap.
+    /// at 15). Without them the output has a variable frame rate (a frame per change, held up to 2 s) and this is
+    /// only the highest rate, for cursor moves: `None` = 5, plenty for a pointer and cheap to encode.
     pub fps: Option<u32>,
     /// x264 preset for MP4 (`veryfast` by default: slides compress well and speed matters more).
     pub x264_preset: String,

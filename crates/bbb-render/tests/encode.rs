@@ -169,6 +169,61 @@ async fn webm_output_and_audio_only_recording() {
     no_leftovers(&root);
 }
 
+/// Without webcam or screen share, only the drawn pictures are encoded (variable frame rate): far fewer frames
+/// than a constant rate, yet never more than 2 s apart, a keyframe about every 10 s, the sound in sync, and
+/// the picture of a static stretch right when decoded after a seek.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slides_only_mp4_holds_each_picture_with_a_variable_frame_rate() {
+    let demo = DemoRecording { duration_ms: 90_000, slides: 3, ..short_demo(false) };
+    let root = common::out_dir("vfr");
+    let rec = root.join("recording");
+    write_recording(&demo, &rec).await;
+    let inputs = Inputs::from_dir(&rec).unwrap();
+    let out = root.join("out.mp4");
+    let options = RenderOptions::default();
+    let report = render_to_file(&inputs, &out, &options, |_| {}).await.unwrap();
+    assert!(report.areas.webcam.is_none());
+
+    let packets = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(packets.stdout).unwrap();
+    let mut frames: Vec<(f64, bool)> = text
+        .lines()
+        .filter_map(|l| {
+            let (t, flags) = l.split_once(',')?;
+            Some((t.parse().ok()?, flags.starts_with('K')))
+        })
+        .collect();
+    frames.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert!(frames.len() > 40 && frames.len() < 90 * 5 / 2, "{} frames for 90 s (5 fps would be 450)", frames.len());
+    let gaps = frames.windows(2).map(|w| w[1].0 - w[0].0).fold(0.0, f64::max);
+    assert!(gaps <= 2.01, "a picture held {gaps:.2} s without a frame");
+    let keys: Vec<f64> = frames.iter().filter(|f| f.1).map(|f| f.0).collect();
+    let key_gap = keys.windows(2).map(|w| w[1] - w[0]).fold(keys[0], f64::max);
+    // Forced at the first frame after each 10 s mark, and frames come at least every 2 s.
+    assert!(key_gap <= 12.01 && frames.last().unwrap().0 > 88.0, "keyframes {keys:?}");
+
+    let sound = inputs.media.audio.clone().unwrap();
+    for second in [3, 87] {
+        let heard = sync::beep_offset(Path::new("ffmpeg"), &out, second).await.unwrap();
+        let source = sync::beep_offset(Path::new("ffmpeg"), &sound, second).await.unwrap();
+        assert!((heard - source).abs() <= 0.040, "sound moved by {:.1} ms at {second} s", (heard - source) * 1e3);
+    }
+    // The middle of the longest stretch without a change: reached by seeking, drawn as the frame renderer draws it.
+    let mut changes: Vec<Time> = inputs.timeline.change_points();
+    changes.push(inputs.timeline.duration);
+    let (a, b) = changes.windows(2).map(|w| (w[0], w[1])).max_by_key(|(a, b)| b.as_millis() - a.as_millis()).unwrap();
+    let t = Time::from_millis((a.as_millis() + b.as_millis()) / 2);
+    let decoded = decode_frame(&out, t.as_secs_f64(), 1280, 720);
+    let expected = Pixmap::decode_png(&render_frame_png(&inputs, t, &options).await.unwrap()).unwrap();
+    let share = common::similarity_within(&decoded, &expected, 24);
+    assert!(share > 0.97, "only {:.1}% of the frame at {t} matches", share * 100.0);
+    no_leftovers(&root);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damaged_inputs_give_warnings_or_clear_errors() {
     let root = common::out_dir("damaged");
