@@ -366,8 +366,14 @@ async fn soak_once(n: usize, args: &SoakArgs, work: &Path, videos: &[(PathBuf, u
                     dir.join(format!("{name}.json")).display().to_string(),
                 ];
                 let (code, seconds, usage) = run_child(&dir, &name, &args, &env).await?;
-                let mut figures = read_report(&dir.join(format!("{name}.json")))
-                    .with_context(|| format!("{name}: no report (see {}/{name}.stderr)", dir.display()))?;
+                let mut figures = read_report(&dir.join(format!("{name}.json"))).with_context(|| {
+                    let stderr = std::fs::read_to_string(dir.join(format!("{name}.stderr"))).unwrap_or_default();
+                    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default().to_owned();
+                    format!(
+                        "{name}: exit code {code:?} and no report ({}/{name}.stderr ends with: {last})",
+                        dir.display()
+                    )
+                })?;
                 let ledger = migrate_ledger::Ledger::open(&ledger_url).await?;
                 for ((kind, status), count) in ledger.action_counts().await? {
                     if kind == mode {
@@ -926,7 +932,10 @@ async fn run_child(
             usage.polled_peak_rss_kb = usage.polled_peak_rss_kb.max(sample.hwm_kb);
             usage.max_fds = usage.max_fds.max(sample.fds);
             usage.max_threads = usage.max_threads.max(sample.threads);
-            rss_series.push(sample.rss_kb);
+            if sample.rss_kb > 0 {
+                // (A process that is exiting has no VmRSS any more.)
+                rss_series.push(sample.rss_kb);
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
