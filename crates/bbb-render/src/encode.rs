@@ -231,7 +231,8 @@ fn command(
         inputs += 1;
         inputs - 1
     };
-    let frames = input(&mut args, &["-thread_queue_size", "64", "-f", "matroska", "-i", "pipe:0"]);
+    // A few pictures queued ahead (each is a full RGBA frame: 3.6 MB at 720p), not dozens.
+    let frames = input(&mut args, &["-thread_queue_size", "16", "-f", "matroska", "-i", "pipe:0"]);
     let webcam = match (&media.webcam_video, areas.webcam) {
         (Some(f), Some(_)) => Some(input(&mut args, &["-i", &f.to_string_lossy()])),
         _ => None,
@@ -294,7 +295,9 @@ fn command(
                 ["-c:v", "libx264", "-preset", &options.x264_preset, "-crf", &options.crf.to_string(), "-g", &keyint]
                     .map(String::from),
             );
-            args.extend(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k"].map(String::from));
+            // The fast AAC coder: half the CPU of the default one on the encoder's one serial thread, no
+            // audible difference on speech.
+            args.extend(["-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k"].map(String::from));
         }
         Container::WebM => {
             let crf = (options.crf + 10).min(63).to_string();

@@ -149,7 +149,18 @@ fn bare_composite(
     };
     cmd.args(["-filter_complex", &graph, "-map", "[v]", "-map", "[a]"]);
     cmd.args(["-c:v", "libx264", "-preset", &options.x264_preset, "-crf", &options.crf.to_string()]);
-    cmd.args(["-g", &(fps * 10).to_string(), "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "96k"]);
+    cmd.args([
+        "-g",
+        &(fps * 10).to_string(),
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        "-aac_coder",
+        "fast",
+        "-b:a",
+        "96k",
+    ]);
     cmd.args(["-movflags", "+faststart", "-t", &format!("{secs:.3}")]).arg(out);
     cmd
 }
