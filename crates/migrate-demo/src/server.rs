@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bbb_api::{ChecksumAlgorithm, Recording, StateFilter};
@@ -62,6 +62,9 @@ pub struct ServerOptions {
     /// Where generated media are cached; `None` means a fresh temporary directory.
     pub media_dir: Option<std::path::PathBuf>,
     pub ffmpeg: String,
+    /// Answer `Range: bytes=N-` on media files with `206 Partial Content`, as nginx does; off by default, as
+    /// servers that ignore it exist too (clients must then rewrite the whole file).
+    pub byte_ranges: bool,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +77,7 @@ impl Default for ServerOptions {
             seed: 2024,
             media_dir: None,
             ffmpeg: "ffmpeg".to_owned(),
+            byte_ranges: false,
         }
     }
 }
@@ -545,16 +549,17 @@ fn not_found() -> Response {
 async fn presentation_file(
     State(shared): State<Arc<Shared>>,
     Path((record_id, path)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     let (answer, fault) = file_fault(&shared, &record_id).await;
     if let Some(answer) = answer {
         return answer;
     }
-    let response = presentation_answer(&shared, &record_id, &path).await;
+    let response = presentation_answer(&shared, &record_id, &path, range_start(&shared, &headers)).await;
     damage(response, fault.as_ref()).await
 }
 
-async fn presentation_answer(shared: &Shared, record_id: &str, path: &str) -> Response {
+async fn presentation_answer(shared: &Shared, record_id: &str, path: &str, range: Option<u64>) -> Response {
     let Some(demo) = find(shared, record_id).filter(|d| d.recording.state != bbb_api::RecordingState::Processing)
     else {
         return not_found();
@@ -563,15 +568,37 @@ async fn presentation_answer(shared: &Shared, record_id: &str, path: &str) -> Re
         Some(crate::published::PublishedFile::Bytes { content_type, body }) => {
             ([(header::CONTENT_TYPE, content_type)], body).into_response()
         }
-        Some(crate::published::PublishedFile::Media(spec)) => serve_media(shared, &spec).await,
+        Some(crate::published::PublishedFile::Media(spec)) => serve_media(shared, &spec, range).await,
         None => not_found(),
     }
 }
 
-async fn serve_media(shared: &Shared, spec: &crate::media::MediaSpec) -> Response {
+/// The start of a `Range: bytes=N-` request (what resuming clients send), when the server honours ranges.
+fn range_start(shared: &Shared, headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(header::RANGE)?.to_str().ok()?;
+    let start = value.trim().strip_prefix("bytes=")?.strip_suffix('-')?;
+    shared.options.byte_ranges.then(|| start.parse().ok()).flatten()
+}
+
+async fn serve_media(shared: &Shared, spec: &crate::media::MediaSpec, range: Option<u64>) -> Response {
     match shared.media.get(spec).await {
         Ok(path) => match tokio::fs::read(&path).await {
-            Ok(bytes) => ([(header::CONTENT_TYPE, spec.content_type())], bytes).into_response(),
+            Ok(bytes) => match range.map(|start| (start, bytes.len() as u64)) {
+                Some((start, len)) if start >= len => {
+                    (StatusCode::RANGE_NOT_SATISFIABLE, [(header::CONTENT_RANGE, format!("bytes */{len}"))])
+                        .into_response()
+                }
+                Some((start, len)) => (
+                    StatusCode::PARTIAL_CONTENT,
+                    [
+                        (header::CONTENT_TYPE, spec.content_type().to_owned()),
+                        (header::CONTENT_RANGE, format!("bytes {start}-{}/{len}", len - 1)),
+                    ],
+                    bytes[start as usize..].to_vec(),
+                )
+                    .into_response(),
+                None => ([(header::CONTENT_TYPE, spec.content_type())], bytes).into_response(),
+            },
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
         },
         Err(e) => {
@@ -613,14 +640,18 @@ async fn video_page(State(shared): State<Arc<Shared>>, Path(record_id): Path<Str
     }
 }
 
-async fn video_file(State(shared): State<Arc<Shared>>, Path((record_id, file)): Path<(String, String)>) -> Response {
+async fn video_file(
+    State(shared): State<Arc<Shared>>,
+    Path((record_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
     let (answer, fault) = file_fault(&shared, &record_id).await;
     if let Some(answer) = answer {
         return answer;
     }
     let Some(demo) = find(&shared, &record_id) else { return not_found() };
     let response = match crate::published::video_playback_file(demo) {
-        Some(spec) if file == "video-0.m4v" => serve_media(&shared, &spec).await,
+        Some(spec) if file == "video-0.m4v" => serve_media(&shared, &spec, range_start(&shared, &headers)).await,
         _ => not_found(),
     };
     damage(response, fault.as_ref()).await

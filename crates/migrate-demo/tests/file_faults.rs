@@ -118,3 +118,47 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test]
+async fn byte_ranges_are_honoured_only_when_asked() {
+    let media = tempfile_dir();
+    let server = server_with_videos(1, &media).await;
+    let client = reqwest::Client::new();
+    let ranged = |server: &DemoServer, from: u64| {
+        client.get(video_url(server, 0)).header(reqwest::header::RANGE, format!("bytes={from}-")).send()
+    };
+    let whole = ranged(&server, 4_000).await.unwrap();
+    assert_eq!(whole.status(), 200, "ignored by default");
+    assert_eq!(whole.bytes().await.unwrap().len(), 10_000);
+    drop(server);
+
+    let options = ServerOptions {
+        recordings: 1,
+        media_dir: Some(media.clone()),
+        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
+        byte_ranges: true,
+        ..Default::default()
+    };
+    let server = DemoServer::start_adjusted(options, SocketAddr::from(([127, 0, 0, 1], 0)), |web_root, recordings| {
+        let rec = &mut recordings[0];
+        rec.has_video_format = true;
+        rec.recording.formats.push(PlaybackFormat {
+            kind: FormatKind::Video,
+            url: format!("{web_root}playback/video/{}/", rec.recording.record_id),
+            length_minutes: Some(1),
+            processing_time_ms: None,
+            size: Some(10_000),
+            previews: Vec::new(),
+        });
+    })
+    .await
+    .unwrap();
+    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 10_000).unwrap();
+    let full = reqwest::get(video_url(&server, 0)).await.unwrap().bytes().await.unwrap();
+    let rest = ranged(&server, 4_000).await.unwrap();
+    assert_eq!(rest.status(), 206);
+    assert_eq!(rest.headers()[reqwest::header::CONTENT_RANGE], "bytes 4000-9999/10000");
+    assert_eq!(rest.bytes().await.unwrap(), full.slice(4_000..));
+    assert_eq!(ranged(&server, 10_000).await.unwrap().status(), 416, "nothing left to send");
+    let _ = std::fs::remove_dir_all(media);
+}
