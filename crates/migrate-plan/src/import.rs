@@ -107,11 +107,6 @@ pub fn url_variants(rec: &Recording) -> Vec<String> {
     urls.into_iter().filter(|u| u.len() > 1).collect()
 }
 
-/// The same playback, whichever spelling: 2.3 form, no trailing slash.
-fn canonical(url: &str, record_id: &str) -> String {
-    bbb_api::presentation_url_v23(url.trim(), record_id).trim_end_matches('/').to_owned()
-}
-
 /// A person to create in Pod (`auth_user` + Owner profile), from what the front-end knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {
@@ -251,6 +246,13 @@ pub fn plan_import(selected: &[Selected], state: &PodState, settings: &ImportSet
             by_email.entry(user.email.trim().to_lowercase()).or_insert(user);
         }
     }
+    // Pod's rows by the URL they point at. A recording's rows are those whose URL is one of its spellings
+    // ([`url_variants`]): the rule the writer checks again inside its transaction. (Comparing every row with
+    // every recording was quadratic, and turned another recording's 2.0-form row into this one's.)
+    let mut external_by_url: HashMap<&str, Vec<&ExistingExternal>> = HashMap::new();
+    for e in &state.external {
+        external_by_url.entry(e.source_url.as_str()).or_default().push(e);
+    }
     let mut plan = ImportPlan::default();
     for s in selected {
         let rec = s.recording;
@@ -266,11 +268,10 @@ pub fn plan_import(selected: &[Selected], state: &PodState, settings: &ImportSet
             ));
             continue;
         }
-        let wanted = canonical(&source_url, &rec.record_id);
-        let existing: HashMap<i64, i64> = state
-            .external
+        let variants = url_variants(rec);
+        let existing: HashMap<i64, i64> = variants
             .iter()
-            .filter(|e| canonical(&e.source_url, &rec.record_id) == wanted)
+            .flat_map(|url| external_by_url.get(url.as_str()).into_iter().flatten())
             .filter_map(|e| e.owner_id.map(|owner| (owner, e.id)))
             .collect();
         let mut notes = Vec::new();
@@ -317,7 +318,7 @@ pub fn plan_import(selected: &[Selected], state: &PodState, settings: &ImportSet
             duration_secs: rec.duration().as_secs(),
             origin: migrate_inventory::origin_of(rec).to_string(),
             source_url,
-            url_variants: url_variants(rec),
+            url_variants: variants,
             rows,
             notes,
         });
@@ -415,6 +416,57 @@ mod tests {
         assert!(
             url_variants(&rec).contains(&"https://old/playback/presentation/2.0/playback.html?meetingId=r1".into())
         );
+    }
+
+    /// An old-script row in the 2.0 form belongs to the recording its `meetingId` names, not to every recording
+    /// of the same owner on that server (the 2.0 → 2.3 rewrite used to take the planned recording's id).
+    #[test]
+    fn a_2_0_row_of_one_recording_is_not_another_recordings_row() {
+        let a = recording("ra", Some("https://old/playback/presentation/2.0/playback.html?meetingId=ra"), None);
+        let b = recording("rb", Some("https://old/playback/presentation/2.3/rb"), None);
+        let c = recording("rc", Some("https://old/playback/presentation/2.0/playback.html?meetingId=rc"), None);
+        let (ra, rb, rc) = (
+            resolution("ra", vec![owner(Some("cmartin"), None)]),
+            resolution("rb", vec![owner(Some("cmartin"), None)]),
+            resolution("rc", vec![owner(Some("cmartin"), None)]),
+        );
+        let state = PodState {
+            users: vec![PodUser { id: 7, username: "cmartin".into(), ..admin() }],
+            external: vec![ExistingExternal {
+                id: 99,
+                source_url: "https://old/playback/presentation/2.0/playback.html?meetingId=ra".into(),
+                owner_id: Some(7),
+            }],
+        };
+        let selected = [
+            Selected { position: 1, recording: &a, resolution: &ra },
+            Selected { position: 2, recording: &b, resolution: &rb },
+            Selected { position: 3, recording: &c, resolution: &rc },
+        ];
+        let plan = plan_import(&selected, &state, &settings());
+        let existing: Vec<Option<i64>> = plan.items.iter().map(|i| i.rows[0].existing_id).collect();
+        assert_eq!(existing, [Some(99), None, None]);
+        assert_eq!(plan.totals().rows_to_create, 2);
+    }
+
+    /// A row the old script made with the presentation URL is this recording's row even when bbb-migrate points
+    /// at its video playback: the writer would find it too, so the plan does not announce a second row.
+    #[test]
+    fn a_row_under_the_other_playback_url_is_recognised() {
+        let rec =
+            recording("r5", Some("https://old/playback/presentation/2.3/r5"), Some("https://old/playback/video/r5/"));
+        let res = resolution("r5", vec![owner(Some("cmartin"), None)]);
+        let state = PodState {
+            users: vec![PodUser { id: 7, username: "cmartin".into(), ..admin() }],
+            external: vec![ExistingExternal {
+                id: 5,
+                source_url: "https://old/playback/presentation/2.3/r5/".into(),
+                owner_id: Some(7),
+            }],
+        };
+        let plan = plan_import(&[Selected { position: 1, recording: &rec, resolution: &res }], &state, &settings());
+        assert_eq!(plan.items[0].source_url, "https://old/playback/video/r5/");
+        assert_eq!(plan.items[0].rows[0].existing_id, Some(5));
     }
 
     #[test]
