@@ -196,7 +196,7 @@ async fn make(
         }
         ClaimMethod::Render { playback_url } => {
             remove_stale_temporaries(dir, &item.file_name);
-            let result = render(config, playback_url, &part).await;
+            let result = render(config, playback_url, &item.name, &part).await;
             if result.is_err() {
                 let _ = std::fs::remove_file(&part);
             }
@@ -279,13 +279,22 @@ fn is_disk_full(error: &anyhow::Error) -> bool {
         .any(|io| io.kind() == std::io::ErrorKind::StorageFull || matches!(io.raw_os_error(), Some(28 | 122)))
 }
 
-async fn render(config: &Config, playback_url: &str, part: &Path) -> anyhow::Result<bbb_render::RenderReport> {
+async fn render(
+    config: &Config,
+    playback_url: &str,
+    name: &str,
+    part: &Path,
+) -> anyhow::Result<bbb_render::RenderReport> {
     let (web_root, record_id) = super::render::locate(playback_url, config)?;
     let files = tempfile::tempdir()?;
     super::render::download(&super::render::http_client(config)?, &web_root, &record_id, files.path()).await?;
     let inputs = bbb_render::Inputs::from_dir(files.path())?;
     let options = super::render::options(config, None, None)?;
-    let report = bbb_render::render_to_file(&inputs, part, &options, |_| {}).await?;
+    let bar = crate::progress::render_bar(name, inputs.timeline.duration.as_secs_f64() as u64);
+    let report =
+        bbb_render::render_to_file(&inputs, part, &options, |p| bar.set_position(p.done.as_secs_f64() as u64)).await;
+    bar.finish_and_clear();
+    let report = report?;
     for warning in &report.warnings {
         tracing::warn!(record_id, "{warning}");
     }

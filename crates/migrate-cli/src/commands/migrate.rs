@@ -487,7 +487,7 @@ pub struct Outcome {
 
 /// A bar over the recordings of a run.
 pub fn run_bar(len: usize, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len as u64);
+    let bar = crate::progress::bars().add(ProgressBar::new(len as u64));
     bar.set_style(
         ProgressStyle::with_template(&format!(
             "{{msg}} [{{elapsed_precise}}] {{wide_bar}} {{pos}}/{{len}} {what}, eta {{eta}}"
