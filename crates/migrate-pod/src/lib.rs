@@ -37,13 +37,35 @@ impl PodError {
         let context = context.into();
         move |e| {
             let unique_violation = matches!(&e, migrate_db::sqlx::Error::Database(d) if d.is_unique_violation());
-            PodError::Sql { context, message: e.to_string(), unique_violation }
+            let message = if connection_lost(&e) {
+                format!(
+                    "the connection to Pod's database was lost ({e}); rerun to retry: what was written is found \
+                     again, nothing is written twice"
+                )
+            } else {
+                e.to_string()
+            };
+            PodError::Sql { context, message, unique_violation }
         }
     }
 
     /// A UNIQUE constraint refused the write: somebody else wrote the same row meanwhile.
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, PodError::Sql { unique_violation: true, .. })
+    }
+}
+
+/// The connection went away under the statement (killed, server restarted, network cut): a driver-level error
+/// ("expected to read 4 bytes, got 0 bytes at EOF" says nothing to a user) or PostgreSQL's admin/crash shutdown
+/// and connection-exception classes.
+fn connection_lost(e: &migrate_db::sqlx::Error) -> bool {
+    use migrate_db::sqlx::Error;
+    match e {
+        Error::Io(_) | Error::Protocol(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(d) => {
+            d.code().is_some_and(|c| matches!(c.as_ref(), "57P01" | "57P02" | "57P03") || c.starts_with("08"))
+        }
+        _ => false,
     }
 }
 
