@@ -19,21 +19,10 @@ const STEP: usize = RATE / 2000;
 /// moved. `None` when the audio cannot be decoded there or holds no beep.
 pub async fn beep_offset(ffmpeg: &Path, file: &Path, second: u64) -> Option<f64> {
     let from = second as f64 - 0.25;
-    let output = tokio::process::Command::new(ffmpeg)
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-ss", &format!("{from:.3}"), "-t", "0.5", "-i"])
-        .arg(file)
-        .args(["-map", "0:a:0", "-ac", "1", "-ar", &RATE.to_string(), "-f", "f32le", "pipe:1"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    let samples: Vec<f32> =
-        output.stdout.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let rate = RATE.to_string();
+    let pcm = decoded(ffmpeg, file, from, &["-t", "0.5"], &["-map", "0:a:0", "-ac", "1", "-ar", &rate, "-f", "f32le"])
+        .await?;
+    let samples: Vec<f32> = pcm.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     beep_onset(&samples).map(|at| from + at as f64 / RATE as f64 - second as f64)
 }
 
@@ -108,17 +97,27 @@ pub async fn picture_match(
 
 /// One RGB picture of `file` at `t` through `filter`.
 async fn decode(ffmpeg: &Path, file: &Path, t: f64, filter: &str) -> Option<Vec<u8>> {
-    let output = tokio::process::Command::new(ffmpeg)
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-ss", &format!("{t:.3}"), "-i"])
+    let filter = format!("{filter},format=rgb24");
+    decoded(ffmpeg, file, t, &[], &["-frames:v", "1", "-an", "-vf", &filter, "-f", "rawvideo"]).await
+}
+
+/// What ffmpeg decodes from `file` from `t` on (`input` options before `-i`, `output` options after it), if
+/// anything.
+async fn decoded(ffmpeg: &Path, file: &Path, t: f64, input: &[&str], output: &[&str]) -> Option<Vec<u8>> {
+    let out = tokio::process::Command::new(ffmpeg)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-ss", &format!("{t:.3}")])
+        .args(input)
+        .arg("-i")
         .arg(file)
-        .args(["-frames:v", "1", "-an", "-vf", &format!("{filter},format=rgb24"), "-f", "rawvideo", "pipe:1"])
+        .args(output)
+        .arg("pipe:1")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
         .ok()?;
-    (output.status.success() && !output.stdout.is_empty()).then_some(output.stdout)
+    (out.status.success() && !out.stdout.is_empty()).then_some(out.stdout)
 }
 
 fn mean_difference(a: &[u8], b: &[u8]) -> Option<f64> {
