@@ -154,8 +154,9 @@ pub enum BenchCommand {
         /// getRecordings page size
         #[arg(long, default_value_t = 100)]
         page_size: u32,
-        /// Ledger URL [default: a SQLite file in a temporary directory]
-        #[arg(long, value_name = "URL")]
+        /// Ledger URL [default: a SQLite file in a temporary directory]; with a password, give it in the
+        /// environment (a command line is public on the host)
+        #[arg(long, value_name = "URL", env = "BBB_MIGRATE_BENCH_LEDGER", hide_env_values = true)]
         ledger: Option<String>,
         /// Repeat the measurement this many times and report each run
         #[arg(long, default_value_t = 3)]
@@ -173,7 +174,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5_000)]
         activities: usize,
         /// Server where the throw-away Moodle database is created (postgres://… or mysql://…, an admin account)
-        #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "BBB_MIGRATE_BENCH_SERVER",
+            hide_env_values = true,
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
         server: String,
         /// Repeat the measurement this many times
         #[arg(long, default_value_t = 3)]
@@ -189,7 +196,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 8)]
         jobs: usize,
         /// Server where the throw-away Pod database is created (postgres://… or mysql://…, an admin account)
-        #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "BBB_MIGRATE_BENCH_SERVER",
+            hide_env_values = true,
+            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+        )]
         server: String,
     },
     /// The soak: N recordings on the demo old server with a seeded mix of faults (API 5xx, timeouts, cut-off and
@@ -208,7 +221,13 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         jobs: usize,
         /// RabbitMQ (a unique queue is used, then deleted)
-        #[arg(long, value_name = "URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "BBB_MIGRATE_BENCH_AMQP_URL",
+            hide_env_values = true,
+            default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+        )]
         amqp_url: String,
     },
 }
@@ -231,7 +250,13 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// PostgreSQL server where the throw-away Pod database is created (an admin account)
-    #[arg(long, value_name = "URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BBB_MIGRATE_BENCH_SERVER",
+        hide_env_values = true,
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     pub server: String,
     /// Where the reports, logs and ledgers are kept [default: a temporary directory, removed]
     #[arg(long, value_name = "DIR")]
