@@ -10,22 +10,20 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use migrate_demo::protected::ProtectedFront;
-use migrate_demo::{DemoServer, ServerOptions};
 use migrate_ledger::{ActionFilter, ActionStatus, Ledger};
 use migrate_testdb::{Engine, TestDb};
+
+use crate::common::{demo_server, published, std_command};
 
 fn amqp_url() -> String {
     std::env::var("MIGRATE_QUEUE_TEST_AMQP").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// `bbb-migrate` through the protected front, with the `ledger` database and the AMQP `queue`.
 fn command(dir: &Path, front: &ProtectedFront, secret: &str, ledger: &str, queue: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("bbb-migrate"));
-    cmd.current_dir(dir)
-        .env_remove("BBB_MIGRATE_CONFIG")
-        .env_remove("BBB_MIGRATE_LOG")
+    let mut cmd = std_command(dir, &front.api_url(), secret);
+    cmd.env_remove("BBB_MIGRATE_LOG")
         .env_remove("BBB_MIGRATE_POD__DATABASE")
-        .env("BBB_MIGRATE_SOURCE__URL", front.api_url())
-        .env("BBB_MIGRATE_SOURCE__SECRET", secret)
         .env("BBB_MIGRATE_LEDGER__DATABASE", ledger)
         .env("BBB_MIGRATE_QUEUE__AMQP_URL", amqp_url())
         .env("BBB_MIGRATE_QUEUE__QUEUE", queue)
@@ -33,10 +31,10 @@ fn command(dir: &Path, front: &ProtectedFront, secret: &str, ledger: &str, queue
     cmd
 }
 
-fn run(mut cmd: std::process::Command, args: &[&str]) -> String {
-    let out = cmd.args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{args:?} failed:\n{text}");
+/// Runs `cmd` with `args`, which must succeed: its output.
+fn run(cmd: std::process::Command, args: &[&str]) -> String {
+    let (ok, text) = crate::common::output(&mut assert_cmd::Command::from_std(cmd), args);
+    assert!(ok, "{args:?} failed:\n{text}");
     text
 }
 
@@ -73,15 +71,7 @@ impl Drop for Workers {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_workers_archive_like_a_local_run() {
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    let options = ServerOptions {
-        recordings: 12,
-        media_dir: Some(media.clone()),
-        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
-        ..ServerOptions::default()
-    };
-    let server = DemoServer::start(options).await.unwrap();
-    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 30_000).unwrap();
+    let server = demo_server(work.path(), 12, 30_000).await;
     let front = ProtectedFront::start(&server).await.unwrap();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let queue = format!("bbbm-test.archive.{}.{nanos}", std::process::id());
@@ -100,8 +90,7 @@ async fn two_workers_archive_like_a_local_run() {
     let dir = archive.to_str().unwrap();
     let out = run(cmd(), &["archive", dir, "--state", "published", "--queue"]);
     let total = queued(&out);
-    let published =
-        server.recordings().iter().filter(|d| d.recording.published && !d.recording.formats.is_empty()).count();
+    let published = published(&server).len();
     assert_eq!(total, published, "{out}");
     assert!(!out.contains("guest:guest"), "the AMQP password is masked: {out}");
     assert!(!archive.join("manifests").exists(), "publishing archives nothing");

@@ -3,44 +3,18 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-use migrate_demo::{DemoServer, ServerOptions};
-
-fn bbb_migrate(dir: &Path, server: &DemoServer) -> Command {
-    let mut cmd = Command::cargo_bin("bbb-migrate").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("BBB_MIGRATE_CONFIG")
-        .env("BBB_MIGRATE_SOURCE__URL", server.api_url())
-        .env("BBB_MIGRATE_SOURCE__SECRET", server.secret())
-        .env("BBB_MIGRATE_LEDGER__DATABASE", format!("sqlite://{}/ledger.sqlite", dir.display()));
-    cmd
-}
-
-fn output(cmd: &mut Command, args: &[&str]) -> (bool, String) {
-    let out = cmd.args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
+use crate::common::{bbb_migrate, demo_server, output, published};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn archive_verify_and_repair() {
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    let options = ServerOptions {
-        recordings: 8,
-        media_dir: Some(media.clone()),
-        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
-        ..ServerOptions::default()
-    };
-    let server = DemoServer::start(options).await.unwrap();
-    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 20_000).unwrap();
+    let server = demo_server(work.path(), 8, 20_000).await;
     let archive = work.path().join("archive");
     let dir = archive.to_str().unwrap();
 
     let (ok, text) = output(&mut bbb_migrate(work.path(), &server), &["archive", dir, "--state", "published"]);
     assert!(ok, "{text}");
-    let published: Vec<_> =
-        server.recordings().iter().filter(|d| d.recording.published && !d.recording.formats.is_empty()).collect();
+    let published = published(&server);
     assert!(!published.is_empty());
     assert!(text.contains(&format!("{} archived", published.len())), "{text}");
     for demo in &published {
@@ -101,15 +75,7 @@ async fn archive_verify_and_repair() {
 #[tokio::test(flavor = "multi_thread")]
 async fn relink_and_restore_round_trip() {
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    let options = ServerOptions {
-        recordings: 10,
-        media_dir: Some(media.clone()),
-        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
-        ..ServerOptions::default()
-    };
-    let server = DemoServer::start(options).await.unwrap();
-    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 5_000).unwrap();
+    let server = demo_server(work.path(), 10, 5_000).await;
     let pod_url = migrate_demo::pod_db::create(&work.path().join("pod.sqlite"), server.recordings()).await.unwrap();
     let cmd = || {
         let mut cmd = bbb_migrate(work.path(), &server);

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use assert_cmd::Command;
 use migrate_db::{sqlx, with_db};
-use migrate_demo::{DemoServer, ServerOptions};
+use migrate_demo::DemoServer;
 use migrate_testdb::{Engine, FIXTURES, TestDb};
+
+use crate::common::{bbb_migrate, demo_server, output};
 
 const MOODLE_HOST: &str = "moodle.demo.univ.fr";
 
@@ -28,36 +29,23 @@ async fn moodle(server: &DemoServer) -> TestDb {
     TestDb::create(Engine::Postgres, &[&schema, &sql]).await
 }
 
+/// `bbb-migrate` with that Moodle, its notice template and, if given, `archive.base_url`.
 fn run(dir: &Path, server: &DemoServer, moodle: &TestDb, base_url: Option<&str>, args: &[&str]) -> (bool, String) {
-    let mut cmd = Command::cargo_bin("bbb-migrate").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("BBB_MIGRATE_CONFIG")
-        .env("BBB_MIGRATE_SOURCE__URL", server.api_url())
-        .env("BBB_MIGRATE_SOURCE__SECRET", server.secret())
-        .env("BBB_MIGRATE_LEDGER__DATABASE", format!("sqlite://{}/ledger.sqlite", dir.display()))
-        .env("BBB_MIGRATE_MOODLE__0__SERVER_NAME", MOODLE_HOST)
+    let mut cmd = bbb_migrate(dir, server);
+    cmd.env("BBB_MIGRATE_MOODLE__0__SERVER_NAME", MOODLE_HOST)
         .env("BBB_MIGRATE_MOODLE__0__DATABASE", &moodle.url)
         .env("BBB_MIGRATE_NOTICE__LINK", "https://pod.univ.fr/")
         .env("BBB_MIGRATE_NOTICE__TEMPLATE", "<p>{activity} : <a href=\"{link}\">Pod</a> {archive}</p>");
     if let Some(url) = base_url {
         cmd.env("BBB_MIGRATE_ARCHIVE__BASE_URL", url);
     }
-    let out = cmd.args(args).output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    output(&mut cmd, args)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_notice_links_the_archived_playbacks() {
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    let options = ServerOptions {
-        recordings: 40,
-        media_dir: Some(media.clone()),
-        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
-        ..ServerOptions::default()
-    };
-    let server = DemoServer::start(options).await.unwrap();
-    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 2_000).unwrap();
+    let server = demo_server(work.path(), 40, 2_000).await;
     let moodle = moodle(&server).await;
     let mut by_meeting: BTreeMap<&str, Vec<&bbb_api::Recording>> = BTreeMap::new();
     for d in server.recordings() {

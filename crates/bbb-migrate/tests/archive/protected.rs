@@ -6,38 +6,20 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use migrate_demo::protected::ProtectedFront;
-use migrate_demo::{DemoServer, ServerOptions};
 
+use crate::common::{demo_server, published, std_command};
+
+/// `bbb-migrate` reading the API through the protected front.
 fn output(dir: &Path, front: &ProtectedFront, secret: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::cargo_bin("bbb-migrate")
-        .unwrap()
-        .current_dir(dir)
-        .env_remove("BBB_MIGRATE_CONFIG")
-        .env("BBB_MIGRATE_SOURCE__URL", front.api_url())
-        .env("BBB_MIGRATE_SOURCE__SECRET", secret)
-        .env("BBB_MIGRATE_LEDGER__DATABASE", format!("sqlite://{}/ledger.sqlite", dir.display()))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    crate::common::output(&mut Command::from_std(std_command(dir, &front.api_url(), secret)), args)
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn protected_recordings_are_archived_through_fresh_links() {
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    let options = ServerOptions {
-        recordings: 8,
-        media_dir: Some(media.clone()),
-        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
-        ..ServerOptions::default()
-    };
-    let server = DemoServer::start(options).await.unwrap();
-    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 10_000).unwrap();
+    let server = demo_server(work.path(), 8, 10_000).await;
     let front = ProtectedFront::start(&server).await.unwrap();
-    let published: Vec<_> =
-        server.recordings().iter().filter(|d| d.recording.published && !d.recording.formats.is_empty()).collect();
+    let published = published(&server);
     let refused = &published[0].recording.record_id;
     front.refuse_tokens(refused);
     let archive = work.path().join("archive");

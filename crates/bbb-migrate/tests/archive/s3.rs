@@ -5,30 +5,28 @@
 use std::path::Path;
 
 use assert_cmd::Command;
-use migrate_demo::{DemoServer, ServerOptions};
+use migrate_demo::DemoServer;
 use migrate_testdb::moto::Moto;
+
+use crate::common::{demo_server, published};
 
 const SECRET_KEY: &str = "s3-secret-that-must-not-show";
 
+/// `bbb-migrate` with the archive's S3 endpoint (moto), its keys and a staging directory.
 fn bbb_migrate(dir: &Path, server: &DemoServer, moto: &Moto) -> Command {
-    let mut cmd = Command::cargo_bin("bbb-migrate").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("BBB_MIGRATE_CONFIG")
-        .env("BBB_MIGRATE_SOURCE__URL", server.api_url())
-        .env("BBB_MIGRATE_SOURCE__SECRET", server.secret())
-        .env("BBB_MIGRATE_LEDGER__DATABASE", format!("sqlite://{}/ledger.sqlite", dir.display()))
-        .env("BBB_MIGRATE_ARCHIVE__ENDPOINT", moto.endpoint())
+    let mut cmd = crate::common::bbb_migrate(dir, server);
+    cmd.env("BBB_MIGRATE_ARCHIVE__ENDPOINT", moto.endpoint())
         .env("BBB_MIGRATE_ARCHIVE__ACCESS_KEY_ID", "testing")
         .env("BBB_MIGRATE_ARCHIVE__SECRET_ACCESS_KEY", SECRET_KEY)
         .env("BBB_MIGRATE_ARCHIVE__STAGING_DIR", dir.join("staging"));
     cmd
 }
 
+/// [`crate::common::output`], checking the secret key is never printed.
 fn output(cmd: &mut Command, args: &[&str]) -> (bool, String) {
-    let out = cmd.args(args).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let (ok, text) = crate::common::output(cmd, args);
     assert!(!text.contains(SECRET_KEY), "the secret key is printed: {text}");
-    (out.status.success(), text)
+    (ok, text)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -37,17 +35,8 @@ async fn archive_to_a_bucket_rerun_and_verify() {
     let created = reqwest_put(&format!("{}/bbb-archive", moto.endpoint())).await;
     assert!(created, "bucket created");
     let work = tempfile::tempdir().unwrap();
-    let media = work.path().join("media");
-    let options = ServerOptions {
-        recordings: 6,
-        media_dir: Some(media.clone()),
-        ffmpeg: "/nonexistent/ffmpeg-not-needed".into(),
-        ..ServerOptions::default()
-    };
-    let server = DemoServer::start(options).await.unwrap();
-    migrate_demo::media::stand_in_media(&media, server.recordings(), |_| 20_000).unwrap();
-    let published =
-        server.recordings().iter().filter(|d| d.recording.published && !d.recording.formats.is_empty()).count();
+    let server = demo_server(work.path(), 6, 20_000).await;
+    let published = published(&server).len();
     let url = "s3://bbb-archive/univ";
     let run = |args: &[&str]| output(&mut bbb_migrate(work.path(), &server, &moto), args);
 
