@@ -472,7 +472,8 @@ async fn claim_file_faults_fail_only_their_recording() {
 }
 
 /// A wrong secret: the server's checksumError, said as "check source.secret", with neither the configured
-/// secret nor the server's one anywhere in what the run prints or logs.
+/// secret nor the server's one anywhere in what the run prints or logs; then, fixed, a run whose debug log and
+/// report hold no secret either.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_secret_is_named_and_never_printed() {
     let server = DemoServer::start(ServerOptions { recordings: 4, ..Default::default() }).await.unwrap();
@@ -499,6 +500,21 @@ async fn a_wrong_secret_is_named_and_never_printed() {
     assert!(logged.contains("source.secret"), "{logged}");
     assert!(!logged.contains(wrong) && !logged.contains(server.secret()), "{logged}");
     assert!(!tool.dir.path().join("r.json").exists());
+
+    // The right secret, fixed: the run works, and neither its debug log nor its report holds the secret or
+    // Pod's secret key.
+    tool.secret = server.secret().to_owned();
+    let out =
+        tool.run(&["-vv", "--log-file", log.to_str().unwrap(), "migrate", "--mode", "import", "--report", "r.json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let everything = [
+        text(&out),
+        std::fs::read_to_string(&log).unwrap(),
+        std::fs::read_to_string(tool.dir.path().join("r.json")).unwrap(),
+    ]
+    .join("\n");
+    assert!(everything.contains("getRecordings"), "the debug log is there: {everything}");
+    assert!(!everything.contains(server.secret()) && !everything.contains("test-secret-key"), "{everything}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
