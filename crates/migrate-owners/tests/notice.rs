@@ -70,7 +70,8 @@ async fn added_updated_removed(engine: Engine) {
             "<p>Séances du mardi &amp; jeudi</p>{START_MARKER}<p>1 enregistrement(s) de « TD économie » sont sur <a href=\"https://pod.univ.fr/\">Pod</a>.</p>{END_MARKER}"
         )
     );
-    assert!(after[0].1.as_deref().unwrap().contains("2 enregistrement(s) de « Amphi d'économie »"), "{after:?}");
+    // The apostrophe is escaped like every HTML-special character (the template may put a name in an attribute).
+    assert!(after[0].1.as_deref().unwrap().contains("2 enregistrement(s) de « Amphi d&#39;économie »"), "{after:?}");
     for (i, (id, intro)) in after.iter().enumerate().skip(2) {
         assert_eq!(intro, &before[i].1, "activity {id} untouched");
     }
