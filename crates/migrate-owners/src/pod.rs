@@ -104,9 +104,17 @@ async fn lookup(db: &Db, candidates: &[&Recording]) -> Result<BTreeMap<String, F
             owners_of.entry(meeting).or_default().push(((uid, username, email, first, last), false));
         }
     }
+    // By meetingID (the lowest id if Pod has it twice), not by scanning every meeting for every recording.
+    let mut by_meeting_id: HashMap<&str, &MeetingRow> = HashMap::new();
+    for m in meetings.values() {
+        let kept = by_meeting_id.entry(m.meeting_id.as_str()).or_insert(m);
+        if m.id < kept.id {
+            *kept = m;
+        }
+    }
     let mut findings = BTreeMap::new();
     for rec in candidates.iter().copied() {
-        let exact = meetings.values().find(|m| m.meeting_id == rec.meeting_id);
+        let exact = by_meeting_id.get(rec.meeting_id.as_str()).copied();
         let renamed = || meeting_number(&rec.meeting_id).and_then(|n| meetings.get(&n));
         let Some(meeting) = exact.or_else(renamed) else { continue };
         let how = if meeting.meeting_id == rec.meeting_id {
