@@ -41,8 +41,9 @@ pub async fn run<'a>(
     }
     let handover = Arc::new(handover(config)?);
     let holder = migrate_ledger::default_owner();
-    let actions: Vec<NewAction> = plan.items.iter().map(claim_action).collect();
-    super::migrate::register(ledger, &actions).await.context("cannot record the plan in the ledger")?;
+    super::migrate::register_each(ledger, &plan.items, claim_action)
+        .await
+        .context("cannot record the plan in the ledger")?;
     let by_id = |item: &'a ClaimItem| (item.record_id.as_str(), item.name.as_str());
     let mut outcomes = run_each(&plan.items, jobs, "claim files", by_id, |item| {
         let (holder, handover) = (holder.clone(), handover.clone());

@@ -83,8 +83,13 @@ pub(super) async fn execute(config: &Config, args: &MigrateArgs) -> anyhow::Resu
         let at = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         PathBuf::from(format!("bbb-migrate-report-{}-{at}.json", args.mode.as_str()))
     });
-    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
-        .with_context(|| format!("cannot write the report {}", path.display()))?;
+    // Streamed: the whole report as one buffer was the run's largest allocation.
+    let written = std::fs::File::create(&path).map_err(anyhow::Error::from).and_then(|file| {
+        let mut out = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        Ok(out.flush()?)
+    });
+    written.with_context(|| format!("cannot write the report {}", path.display()))?;
     let status = if report.failed == 0 { "done" } else { "done with failures" };
     ledger.finish_run(run, status, &report.totals()).await?;
     prepared.pod.close().await;
@@ -508,8 +513,7 @@ pub(super) async fn run_import(
     jobs: usize,
 ) -> Vec<Outcome> {
     let holder = migrate_ledger::default_owner();
-    let actions: Vec<NewAction> = plan.items.iter().map(import_action).collect();
-    if let Err(e) = register(ledger, &actions).await {
+    if let Err(e) = register_each(ledger, &plan.items, import_action).await {
         return plan.items.iter().map(|i| failed(&i.record_id, &i.name, format!("ledger: {e}"))).collect();
     }
     let profile = Arc::new(profile);
@@ -680,6 +684,20 @@ pub(super) fn import_item(payload: &serde_json::Value) -> Result<migrate_plan::i
 pub(super) async fn register(ledger: &Ledger, actions: &[NewAction]) -> Result<(), migrate_ledger::LedgerError> {
     for chunk in actions.chunks(1_000) {
         ledger.ensure_actions(chunk).await?;
+    }
+    Ok(())
+}
+
+/// [`register`] for `items`, their actions made a thousand at a time: each holds a JSON copy of its item, and
+/// all of them at once were the biggest thing a large run kept in memory.
+pub(super) async fn register_each<T>(
+    ledger: &Ledger,
+    items: &[T],
+    action: impl Fn(&T) -> NewAction,
+) -> Result<(), migrate_ledger::LedgerError> {
+    for chunk in items.chunks(1_000) {
+        let actions: Vec<NewAction> = chunk.iter().map(&action).collect();
+        ledger.ensure_actions(&actions).await?;
     }
     Ok(())
 }
