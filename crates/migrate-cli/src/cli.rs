@@ -249,6 +249,9 @@ pub struct SoakArgs {
     /// As `migrate --jobs`
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
+    /// Soak one mode only [default: import, then claim]
+    #[arg(long, value_enum)]
+    pub only: Option<Mode>,
     /// PostgreSQL server where the throw-away Pod database is created (an admin account)
     #[arg(
         long,
