@@ -166,13 +166,15 @@ struct RunFigures {
     usage: Usage,
 }
 
-/// What the child process used, sampled every 20 ms from /proc (and exactly, from `/usr/bin/time`, if there).
+/// What the child process used, sampled every 20 ms from /proc.
 #[derive(Debug, Default, Clone, Serialize)]
 struct Usage {
-    /// Peak resident set size, kB: `/usr/bin/time`'s when available, else the polled VmHWM.
+    /// Peak resident set size of bbb-migrate itself, kB: its VmHWM (a high-water mark, so a sample 20 ms before
+    /// the end has seen everything but the last 20 ms).
     peak_rss_kb: u64,
-    polled_peak_rss_kb: u64,
-    exact: bool,
+    /// `/usr/bin/time`'s maximum RSS, when it is installed: the largest of bbb-migrate and the ffmpeg and ffprobe
+    /// processes it ran (the kernel folds waited-for children in).
+    peak_rss_with_children_kb: Option<u64>,
     max_fds: usize,
     max_threads: usize,
     /// RSS at a quarter, half, three quarters of the run and at its last sample, kB.
@@ -911,9 +913,9 @@ async fn run_child(
 ) -> anyhow::Result<(Option<i32>, f64, Usage)> {
     let exe = std::env::current_exe()?;
     let time = Path::new("/usr/bin/time");
-    let exact = time.is_file();
+    let timed = time.is_file();
     let rss_file = dir.join(format!("{name}.maxrss"));
-    let mut cmd = if exact {
+    let mut cmd = if timed {
         let mut cmd = Command::new(time);
         cmd.arg("-f").arg("%M").arg("-o").arg(&rss_file).arg(&exe);
         cmd
@@ -932,9 +934,9 @@ async fn run_child(
     }
     let started = Instant::now();
     let mut child = cmd.spawn().context("cannot start bbb-migrate")?;
-    let mut usage = Usage { exact, ..Default::default() };
+    let mut usage = Usage::default();
     let mut rss_series: Vec<u64> = Vec::new();
-    let mut pid: Option<u32> = (!exact).then_some(child.id());
+    let mut pid: Option<u32> = (!timed).then_some(child.id());
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -945,7 +947,7 @@ async fn run_child(
         if let Some(pid) = pid
             && let Some(sample) = sample(pid)
         {
-            usage.polled_peak_rss_kb = usage.polled_peak_rss_kb.max(sample.hwm_kb);
+            usage.peak_rss_kb = usage.peak_rss_kb.max(sample.hwm_kb);
             usage.max_fds = usage.max_fds.max(sample.fds);
             usage.max_threads = usage.max_threads.max(sample.threads);
             if sample.rss_kb > 0 {
@@ -961,14 +963,14 @@ async fn run_child(
         let at = |q: usize| rss_series[((rss_series.len() - 1) * q / 4).min(rss_series.len() - 1)];
         usage.rss_quartiles_kb = [at(1), at(2), at(3), at(4)];
     }
-    usage.peak_rss_kb = if exact {
-        std::fs::read_to_string(&rss_file)
-            .ok()
-            .and_then(|s| s.lines().rev().find_map(|l| l.trim().parse().ok()))
-            .unwrap_or(usage.polled_peak_rss_kb)
-    } else {
-        usage.polled_peak_rss_kb
-    };
+    if timed {
+        usage.peak_rss_with_children_kb =
+            std::fs::read_to_string(&rss_file).ok().and_then(|s| s.lines().rev().find_map(|l| l.trim().parse().ok()));
+    }
+    if usage.peak_rss_kb == 0 {
+        // Too short to be sampled.
+        usage.peak_rss_kb = usage.peak_rss_with_children_kb.unwrap_or(0);
+    }
     Ok((status.code(), seconds, usage))
 }
 
