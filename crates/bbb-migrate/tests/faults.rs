@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bbb_api::{FormatKind, PlaybackFormat};
 use migrate_db::sqlx::{self, Connection};
 use migrate_db::with_db;
 use migrate_demo::{DemoServer, Fault, ServerOptions};
@@ -264,17 +263,7 @@ async fn video_server(n: usize, advertised: u64) -> (DemoServer, tempfile::TempD
     };
     let server = DemoServer::start_adjusted(options, SocketAddr::from(([127, 0, 0, 1], 0)), |web_root, recordings| {
         for demo in recordings.iter_mut() {
-            demo.has_video_format = true;
-            let rec = &mut demo.recording;
-            rec.formats.retain(|f| f.kind != FormatKind::Video);
-            rec.formats.push(PlaybackFormat {
-                kind: FormatKind::Video,
-                url: format!("{web_root}playback/video/{}/", rec.record_id),
-                length_minutes: Some(1),
-                processing_time_ms: None,
-                size: Some(advertised),
-                previews: Vec::new(),
-            });
+            demo.set_video_playback(web_root, advertised);
         }
     })
     .await

@@ -1,7 +1,7 @@
 //! A generated recording: what the demo server answers in `getRecordings`, plus the knobs that decide which
 //! published files exist and what they contain.
 
-use bbb_api::Recording;
+use bbb_api::{FormatKind, PlaybackFormat, Recording};
 
 /// Everything needed to answer for one generated recording, deterministic from `seed`.
 #[derive(Debug, Clone)]
@@ -24,6 +24,22 @@ pub struct DemoRecording {
 }
 
 impl DemoRecording {
+    /// Gives the recording a `video` playback (replacing any) on the server at `web_root` (ending in `/`) whose
+    /// file advertises `size` bytes: what tests and the soak use to make every recording a copy, not a render.
+    pub fn set_video_playback(&mut self, web_root: &str, size: u64) {
+        self.has_video_format = true;
+        let rec = &mut self.recording;
+        rec.formats.retain(|f| f.kind != FormatKind::Video);
+        rec.formats.push(PlaybackFormat {
+            kind: FormatKind::Video,
+            url: format!("{web_root}playback/video/{}/", rec.record_id),
+            length_minutes: Some(1),
+            processing_time_ms: None,
+            size: Some(size),
+            previews: Vec::new(),
+        });
+    }
+
     /// The id of the uploaded presentation, the folder of its slide images (`presentation/<id>/slide-N.png`).
     pub fn presentation_id(&self) -> String {
         presentation_id(&self.recording.record_id, self.recording.start_time.timestamp_millis())

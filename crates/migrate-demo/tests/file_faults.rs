@@ -3,7 +3,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bbb_api::{FormatKind, PlaybackFormat};
 use migrate_demo::{DemoServer, Fault, ServerOptions};
 
 /// A server of `n` recordings, each given a video playback whose file (stand-in bytes) is in `media`.
@@ -16,17 +15,7 @@ async fn server_with_videos(n: usize, media: &std::path::Path) -> DemoServer {
     };
     let server = DemoServer::start_adjusted(options, SocketAddr::from(([127, 0, 0, 1], 0)), |web_root, recordings| {
         for demo in recordings.iter_mut() {
-            demo.has_video_format = true;
-            let rec = &mut demo.recording;
-            rec.formats.retain(|f| f.kind != FormatKind::Video);
-            rec.formats.push(PlaybackFormat {
-                kind: FormatKind::Video,
-                url: format!("{web_root}playback/video/{}/", rec.record_id),
-                length_minutes: Some(1),
-                processing_time_ms: None,
-                size: Some(10_000),
-                previews: Vec::new(),
-            });
+            demo.set_video_playback(web_root, 10_000);
         }
     })
     .await
@@ -140,16 +129,7 @@ async fn byte_ranges_are_honoured_only_when_asked() {
         ..Default::default()
     };
     let server = DemoServer::start_adjusted(options, SocketAddr::from(([127, 0, 0, 1], 0)), |web_root, recordings| {
-        let rec = &mut recordings[0];
-        rec.has_video_format = true;
-        rec.recording.formats.push(PlaybackFormat {
-            kind: FormatKind::Video,
-            url: format!("{web_root}playback/video/{}/", rec.recording.record_id),
-            length_minutes: Some(1),
-            processing_time_ms: None,
-            size: Some(10_000),
-            previews: Vec::new(),
-        });
+        recordings[0].set_video_playback(web_root, 10_000);
     })
     .await
     .unwrap();

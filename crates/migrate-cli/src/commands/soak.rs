@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bbb_api::{FormatKind, PlaybackFormat, RecordingState};
+use bbb_api::RecordingState;
 use migrate_db::{sqlx, with_db};
 use migrate_demo::{DemoServer, Fault, ServerOptions};
 use serde::Serialize;
@@ -280,18 +280,8 @@ async fn soak_once(n: usize, args: &SoakArgs, work: &Path, videos: &[(PathBuf, u
     };
     let server = DemoServer::start_adjusted(options, SocketAddr::from(([127, 0, 0, 1], 0)), |web_root, recordings| {
         for demo in recordings.iter_mut().filter(|d| d.recording.state != RecordingState::Processing) {
-            demo.has_video_format = true;
             let size = variant(demo.seed).1;
-            let rec = &mut demo.recording;
-            rec.formats.retain(|f| f.kind != FormatKind::Video);
-            rec.formats.push(PlaybackFormat {
-                kind: FormatKind::Video,
-                url: format!("{web_root}playback/video/{}/", rec.record_id),
-                length_minutes: Some(1),
-                processing_time_ms: Some(60_000),
-                size: Some(size),
-                previews: Vec::new(),
-            });
+            demo.set_video_playback(web_root, size);
         }
     })
     .await?;
