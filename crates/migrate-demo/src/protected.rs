@@ -73,15 +73,7 @@ impl ProtectedFront {
             .route("/recording/{record_id}/{format}", get(play))
             .fallback(forward)
             .with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let server = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = server.await {
-                tracing::error!("protected front stopped: {e}");
-            }
-        });
+        let stop = crate::server::serve(listener, app, "protected front");
         Ok(Self { addr, shared, stop: Some(stop) })
     }
 

@@ -163,15 +163,7 @@ impl DemoServer {
             .route("/playback/video/{record_id}/", get(video_page))
             .route("/playback/video/{record_id}/{file}", get(video_file))
             .with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let server = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = server.await {
-                tracing::error!("demo server stopped: {e}");
-            }
-        });
+        let stop = serve(listener, app, "demo server");
         Ok(Self { addr, shared, stop: Some(stop) })
     }
 
@@ -655,4 +647,18 @@ async fn video_file(
         _ => not_found(),
     };
     damage(response, fault.as_ref()).await
+}
+
+/// Serves `app` on `listener` in the background until the returned sender is used or dropped.
+pub(crate) fn serve(listener: TcpListener, app: axum::Router, what: &'static str) -> oneshot::Sender<()> {
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let server = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        if let Err(e) = server.await {
+            tracing::error!("{what} stopped: {e}");
+        }
+    });
+    stop
 }
