@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use crate::fetch::hash_file_blocking;
-use crate::manifest::{Manifest, ManifestError, safe_join};
+use crate::manifest::{FileEntry, Manifest, ManifestError, safe_join};
 
 /// Something wrong with one archived file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +59,23 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    fn new(record_id: &str) -> Self {
+        VerifyReport { record_id: record_id.to_owned(), files_checked: 0, bytes_checked: 0, problems: Vec::new() }
+    }
+
     /// The recording is archived: every file of its manifest is present and matches.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Compares what reading `path` back gave (`size` bytes hashing to `sha`) with its manifest `entry`.
+    fn read_back(&mut self, path: String, entry: &FileEntry, size: u64, sha: String) {
+        self.bytes_checked += size;
+        if size != entry.size {
+            self.problems.push(Problem::SizeMismatch { path, expected: entry.size, actual: size });
+        } else if sha != entry.sha256 {
+            self.problems.push(Problem::ChecksumMismatch { path, expected: entry.sha256.clone(), actual: sha });
+        }
     }
 }
 
@@ -73,12 +87,7 @@ pub fn verify(root: &Path, record_id: &str) -> Result<VerifyReport, ManifestErro
 
 /// [`verify`] with a manifest already read.
 pub fn verify_manifest(root: &Path, manifest: &Manifest) -> VerifyReport {
-    let mut report = VerifyReport {
-        record_id: manifest.record_id.clone(),
-        files_checked: 0,
-        bytes_checked: 0,
-        problems: Vec::new(),
-    };
+    let mut report = VerifyReport::new(&manifest.record_id);
     for entry in &manifest.files {
         let path = entry.path.clone();
         let Some(full) = safe_join(root, &entry.path) else {
@@ -106,16 +115,7 @@ pub fn verify_manifest(root: &Path, manifest: &Manifest) -> VerifyReport {
             continue;
         }
         match hash_file_blocking(&full) {
-            Ok((size, sha)) => {
-                report.bytes_checked += size;
-                if sha != entry.sha256 {
-                    report.problems.push(Problem::ChecksumMismatch {
-                        path,
-                        expected: entry.sha256.clone(),
-                        actual: sha,
-                    });
-                }
-            }
+            Ok((size, sha)) => report.read_back(path, entry, size, sha),
             Err(e) => report.problems.push(Problem::Unreadable { path, error: e.to_string() }),
         }
     }
@@ -129,12 +129,7 @@ pub async fn verify_bucket(bucket: &crate::store::Bucket, record_id: &str) -> Re
         Some(bytes) => Manifest::from_json(&bytes, record_id, &bucket.location(&rel))?,
         None => return Err(ManifestError::Missing { record_id: record_id.to_owned() }),
     };
-    let mut report = VerifyReport {
-        record_id: manifest.record_id.clone(),
-        files_checked: 0,
-        bytes_checked: 0,
-        problems: Vec::new(),
-    };
+    let mut report = VerifyReport::new(&manifest.record_id);
     for entry in &manifest.files {
         let path = entry.path.clone();
         if safe_join(Path::new("/"), &entry.path).is_none() {
@@ -144,18 +139,7 @@ pub async fn verify_bucket(bucket: &crate::store::Bucket, record_id: &str) -> Re
         report.files_checked += 1;
         match bucket.hash(&entry.path).await {
             Ok(None) => report.problems.push(Problem::Missing { path }),
-            Ok(Some((size, sha))) => {
-                report.bytes_checked += size;
-                if size != entry.size {
-                    report.problems.push(Problem::SizeMismatch { path, expected: entry.size, actual: size });
-                } else if sha != entry.sha256 {
-                    report.problems.push(Problem::ChecksumMismatch {
-                        path,
-                        expected: entry.sha256.clone(),
-                        actual: sha,
-                    });
-                }
-            }
+            Ok(Some((size, sha))) => report.read_back(path, entry, size, sha),
             Err(e) => report.problems.push(Problem::Unreadable { path, error: e.to_string() }),
         }
     }
