@@ -2,7 +2,9 @@
 //!
 //! Cursor moves are most of a recording's events, so the slide layer (background, slide image, annotations)
 //! is drawn once per [`Timeline::change_points`] interval and kept; each frame is a copy of that layer with
-//! the cursor dot on top.
+//! the cursor dot on top. Under the annotations, the slide picture itself (background, the scaled slide image)
+//! is kept while the slide and the view stay: scaling an image costs more than the rest of a layer, and most
+//! layer changes are annotations being drawn.
 
 use bbb_presentation::{PublishedFiles, SlideContent, Time, Timeline, ViewBox};
 use tiny_skia::{Color, FillRule, Mask, PathBuilder, Pixmap, Rect, Transform};
@@ -27,6 +29,22 @@ struct Layer {
     placement: Option<(Transform, Rect)>,
 }
 
+/// The slide picture a layer starts from, and the clip of its visible part.
+struct Base {
+    key: BaseKey,
+    pixmap: Pixmap,
+    mask: Mask,
+}
+
+/// What the slide picture depends on.
+#[derive(PartialEq)]
+struct BaseKey {
+    href: String,
+    slide_rect: (f32, f32, f32, f32),
+    transform: Transform,
+    fitted: Area,
+}
+
 /// Draws frames of one recording at one output size and layout; keeps decoded slides and the current layer.
 pub struct FrameRenderer<'a> {
     timeline: &'a Timeline,
@@ -35,8 +53,10 @@ pub struct FrameRenderer<'a> {
     images: ImageCache,
     change_points: Vec<Time>,
     layer: Option<Layer>,
+    base: Option<Base>,
     frame: Pixmap,
     layers_drawn: usize,
+    slide_pictures_drawn: usize,
 }
 
 impl<'a> FrameRenderer<'a> {
@@ -49,8 +69,10 @@ impl<'a> FrameRenderer<'a> {
             images: ImageCache::default(),
             change_points: timeline.change_points(),
             layer: None,
+            base: None,
             frame: Pixmap::new(areas.size.width, areas.size.height)?,
             layers_drawn: 0,
+            slide_pictures_drawn: 0,
         })
     }
 
@@ -66,6 +88,11 @@ impl<'a> FrameRenderer<'a> {
     /// How many times the slide layer was drawn: the measure of the cache working (tests, benchmark).
     pub fn layers_drawn(&self) -> usize {
         self.layers_drawn
+    }
+
+    /// How many times a slide image was scaled into place: once per slide and view, not per annotation.
+    pub fn slide_pictures_drawn(&self) -> usize {
+        self.slide_pictures_drawn
     }
 
     /// The picture at `t` (slide area and cursor; the webcam area is left for ffmpeg to fill).
@@ -141,27 +168,42 @@ impl<'a> FrameRenderer<'a> {
             fitted.y as f32 - view.y as f32 * sy,
         );
         let visible = Rect::from_xywh(fitted.x as f32, fitted.y as f32, fitted.width as f32, fitted.height as f32)?;
-        let mut mask = Mask::new(size.width, size.height)?;
-        mask.fill_path(&PathBuilder::from_rect(visible), FillRule::Winding, false, Transform::identity());
-        fill_area(&mut pixmap, fitted, (0xff, 0xff, 0xff));
-
+        let key = BaseKey { href: slide.href.clone(), slide_rect, transform, fitted };
+        if self.base.as_ref().is_none_or(|b| b.key != key) {
+            let mut mask = Mask::new(size.width, size.height)?;
+            mask.fill_path(&PathBuilder::from_rect(visible), FillRule::Winding, false, Transform::identity());
+            fill_area(&mut pixmap, fitted, (0xff, 0xff, 0xff));
+            let mut canvas = Canvas {
+                pixmap: &mut pixmap,
+                transform,
+                mask: Some(&mask),
+                format,
+                files: self.files,
+                images: &mut self.images,
+            };
+            // The placeholders BBB itself shows (logo, under a screen share) are drawn when present and left
+            // white when not; a missing page of the presentation is a damaged recording and gets a placeholder.
+            let drawn = {
+                let Canvas { pixmap, mask, files, images, .. } = &mut canvas;
+                images.draw(*files, &slide.href, slide_rect, Transform::identity(), pixmap, transform, *mask)
+            };
+            if !drawn && matches!(slide.content, SlideContent::Page { .. } | SlideContent::Other) && slide_rect.2 > 0.0
+            {
+                shapes::placeholder(&mut canvas, slide_rect, transform);
+            }
+            self.base = Some(Base { key, pixmap: pixmap.clone(), mask });
+            self.slide_pictures_drawn += 1;
+        }
+        let base = self.base.as_ref()?;
+        pixmap.data_mut().copy_from_slice(base.pixmap.data());
         let mut canvas = Canvas {
             pixmap: &mut pixmap,
             transform,
-            mask: Some(&mask),
+            mask: Some(&base.mask),
             format,
             files: self.files,
             images: &mut self.images,
         };
-        // The placeholders BBB itself shows (logo, under a screen share) are drawn when present and left
-        // white when not; a missing page of the presentation is a damaged recording and gets a placeholder.
-        let drawn = {
-            let Canvas { pixmap, mask, files, images, .. } = &mut canvas;
-            images.draw(*files, &slide.href, slide_rect, Transform::identity(), pixmap, transform, *mask)
-        };
-        if !drawn && matches!(slide.content, SlideContent::Page { .. } | SlideContent::Other) && slide_rect.2 > 0.0 {
-            shapes::placeholder(&mut canvas, slide_rect, transform);
-        }
         for shape in &picture.shapes {
             shapes::draw(&mut canvas, &shape.revision.shape);
         }

@@ -121,6 +121,31 @@ fn layer_is_drawn_once_per_change_point_not_per_cursor_move() {
     assert!(r.layers_drawn() <= changes, "{} layers for {changes} change points", r.layers_drawn());
 }
 
+/// One renderer carried through a whole recording (as `render` does, reusing its slide pictures and layers)
+/// draws every frame exactly as a fresh renderer does at that instant: nothing kept goes stale across slide
+/// changes, zooms, screen sharing or annotations.
+#[test]
+fn frames_drawn_in_sequence_match_frames_drawn_afresh() {
+    let demo = rich_demo(120_000);
+    let files = demo_files(&demo);
+    let (timeline, _) = parse(&files);
+    let areas = Areas::resolve(Layout::Auto, Size::HD, true);
+    let mut instants: Vec<Time> = timeline.change_points().into_iter().chain(timeline.cursor_points()).collect();
+    instants.sort();
+    instants.dedup();
+    let mut carried = FrameRenderer::new(&timeline, &files, areas).unwrap();
+    for (i, t) in instants.iter().enumerate() {
+        let frame = carried.render(*t).clone();
+        // Every change point, and a sample of the cursor moves between them.
+        if timeline.change_points().contains(t) || i % 7 == 0 {
+            let fresh = render(&timeline, &files, Layout::Auto, *t);
+            assert!(frame.data() == fresh.data(), "frame at {t:?} differs from a fresh render");
+        }
+    }
+    let (layers, slides) = (carried.layers_drawn(), carried.slide_pictures_drawn());
+    assert!(slides * 2 < layers, "slide pictures scaled {slides} times for {layers} layers");
+}
+
 fn svg22_files() -> BTreeMap<String, Vec<u8>> {
     let pid = "f317f2ac335e836cba0b100d1cca01c8497dd885-1598187947041";
     let mut files: BTreeMap<String, Vec<u8>> = [
