@@ -201,30 +201,31 @@ fn fit_filter(input: &str, area: Area, pad: &str, fps: u32, output: &str) -> Str
     )
 }
 
-struct Command {
-    args: Vec<String>,
-    silent_audio: bool,
-    chapters: bool,
-    /// `false`: variable frame rate, so the renderer must repeat a picture that lasts long (see [`MAX_HOLD`]).
-    constant_rate: bool,
-}
-
 /// The longest a picture is held in a variable-frame-rate output before it is sent again: players and
 /// re-encoders (Pod's) handle a sparse stream better when a frame comes at least this often.
 const MAX_HOLD: Time = Time::from_millis(2_000);
 
-#[allow(clippy::too_many_arguments)]
-fn command(
+fn ffmpeg_args() -> Vec<String> {
+    ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"].map(String::from).to_vec()
+}
+
+/// The picture: drawn frames from the pipe, webcam and screen share composited over them, encoded.
+struct VideoCommand {
+    args: Vec<String>,
+    /// `false`: variable frame rate, so the renderer must repeat a picture that lasts long (see [`MAX_HOLD`]).
+    constant_rate: bool,
+}
+
+fn video_command(
     timeline: &Timeline,
     media: &Media,
     areas: Areas,
     fps: u32,
     container: Container,
     options: &RenderOptions,
-    chapters: Option<&Path>,
     output: &Path,
-) -> Command {
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"].map(String::from).to_vec();
+) -> VideoCommand {
+    let mut args = ffmpeg_args();
     let mut inputs = 0usize;
     let mut input = |args: &mut Vec<String>, spec: &[&str]| {
         args.extend(spec.iter().map(|s| s.to_string()));
@@ -243,14 +244,6 @@ fn command(
         (Some(f), Some(_)) if !desk_intervals.is_empty() => Some(input(&mut args, &["-i", &f.to_string_lossy()])),
         _ => None,
     };
-    let audio = match &media.audio {
-        Some(f) if Some(f) == media.webcam_video.as_ref() && webcam.is_some() => webcam,
-        Some(f) => Some(input(&mut args, &["-i", &f.to_string_lossy()])),
-        None => None,
-    };
-    let silent_audio = audio.is_none();
-    let audio = audio.unwrap_or_else(|| input(&mut args, &["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"]));
-    let chapter_input = chapters.map(|c| input(&mut args, &["-f", "ffmetadata", "-i", &c.to_string_lossy()]));
 
     // Nothing moves by itself on screen: the drawn pictures are the video, each held until the next (variable
     // frame rate, keyframes every 10 s for seeking). Else the encoder repeats them at a constant rate under the
@@ -275,13 +268,7 @@ fn command(
         last = "v2".into();
     }
     graph.push(format!("[{last}]format=yuv420p[v]"));
-    graph.push(format!("[{audio}:a]aresample=48000,apad[a]"));
-    args.extend(["-filter_complex".into(), graph.join(";"), "-map".into(), "[v]".into(), "-map".into(), "[a]".into()]);
-    if let Some(c) = chapter_input {
-        args.extend(["-map_metadata".into(), c.to_string(), "-map_chapters".into(), c.to_string()]);
-    } else {
-        args.extend(["-map_chapters".into(), "-1".into()]);
-    }
+    args.extend(["-filter_complex".into(), graph.join(";"), "-map".into(), "[v]".into()]);
     if let Some(t) = options.threads {
         args.extend(["-threads".into(), t.to_string()]);
     }
@@ -295,9 +282,9 @@ fn command(
                 ["-c:v", "libx264", "-preset", &options.x264_preset, "-crf", &options.crf.to_string(), "-g", &keyint]
                     .map(String::from),
             );
-            // The fast AAC coder: half the CPU of the default one on the encoder's one serial thread, no
-            // audible difference on speech.
-            args.extend(["-pix_fmt", "yuv420p", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k"].map(String::from));
+            if !options.x264_params.is_empty() {
+                args.extend(["-x264-params".into(), options.x264_params.clone()]);
+            }
         }
         Container::WebM => {
             let crf = (options.crf + 10).min(63).to_string();
@@ -317,23 +304,66 @@ fn command(
                     "0",
                     "-g",
                     &keyint,
-                    "-pix_fmt",
-                    "yuv420p",
-                    "-c:a",
-                    "libopus",
-                    "-b:a",
-                    "64k",
                 ]
                 .map(String::from),
             );
         }
     }
+    args.extend(["-pix_fmt", "yuv420p", "-t", &secs(timeline.duration), "-f", container.format()].map(String::from));
+    args.push(output.to_string_lossy().into_owned());
+    VideoCommand { args, constant_rate }
+}
+
+/// The sound, encoded by an ffmpeg of its own beside the picture's: in one ffmpeg it is encoded on the same
+/// thread that feeds the video encoder, and it costs as much as the rest of a slides-only render. Its file
+/// is MP4 (or WebM for Opus), which keeps the encoder's start delay (an edit list, a codec delay): the sound
+/// stays in sync through the mux.
+/// `true` with it: the recording has no sound and this is generated silence.
+fn sound_command(timeline: &Timeline, media: &Media, container: Container, output: &Path) -> (Vec<String>, bool) {
+    let mut args = ffmpeg_args();
+    let silent = media.audio.is_none();
+    match &media.audio {
+        Some(f) => args.extend(["-i".into(), f.to_string_lossy().into_owned()]),
+        None => args.extend(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono"].map(String::from)),
+    }
+    args.extend(["-map", "0:a:0", "-af", "aresample=48000,apad", "-t", &secs(timeline.duration)].map(String::from));
+    match container {
+        // The fast AAC coder: half the CPU of the default one on speech, no audible difference.
+        Container::Mp4 | Container::Mkv => {
+            args.extend(["-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-f", "mp4"].map(String::from))
+        }
+        Container::WebM => args.extend(["-c:a", "libopus", "-b:a", "64k", "-f", "webm"].map(String::from)),
+    }
+    args.push(output.to_string_lossy().into_owned());
+    (args, silent)
+}
+
+/// Picture and sound into the output, as they are, with the chapters and (MP4) the index at the front.
+fn mux_command(
+    video: &Path,
+    sound: &Path,
+    chapters: Option<&Path>,
+    container: Container,
+    output: &Path,
+) -> Vec<String> {
+    let mut args = ffmpeg_args();
+    for input in [video, sound].into_iter().chain(chapters) {
+        if Some(input) == chapters {
+            args.extend(["-f".into(), "ffmetadata".into()]);
+        }
+        args.extend(["-i".into(), input.to_string_lossy().into_owned()]);
+    }
+    args.extend(["-map", "0:v:0", "-map", "1:a:0", "-c", "copy"].map(String::from));
+    if chapters.is_some() {
+        args.extend(["-map_metadata", "2", "-map_chapters", "2"].map(String::from));
+    } else {
+        args.extend(["-map_metadata", "-1", "-map_chapters", "-1"].map(String::from));
+    }
     if container == Container::Mp4 {
         args.extend(["-movflags".into(), "+faststart".into()]);
     }
-    args.extend(["-t".into(), secs(timeline.duration), "-f".into(), container.format().into()]);
-    args.push(output.to_string_lossy().into_owned());
-    Command { args, silent_audio, chapters: chapter_input.is_some(), constant_rate }
+    args.extend(["-f".into(), container.format().into(), output.to_string_lossy().into_owned()]);
+    args
 }
 
 /// Deletes a temporary file unless disarmed: a failed or abandoned render leaves nothing behind.
@@ -358,6 +388,46 @@ async fn hold(tx: &tokio::sync::mpsc::Sender<Vec<u8>>, picture: &[u8], sent: &mu
         }
     }
     true
+}
+
+/// A running ffmpeg and the error output it will have written, which says what went wrong if it fails.
+struct Ffmpeg {
+    process: tokio::process::Child,
+    stderr: tokio::task::JoinHandle<String>,
+}
+
+impl Ffmpeg {
+    fn spawn(options: &RenderOptions, args: &[String], piped_input: bool) -> Result<Ffmpeg, RenderError> {
+        let mut process = tokio::process::Command::new(&options.ffmpeg)
+            .args(args)
+            .stdin(if piped_input { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => RenderError::FfmpegMissing(options.ffmpeg.display().to_string()),
+                _ => RenderError::Io { context: format!("starting {}", options.ffmpeg.display()), source: e },
+            })?;
+        let mut pipe = process.stderr.take();
+        let stderr = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            if let Some(s) = pipe.as_mut() {
+                let _ = s.read_to_end(&mut buf).await;
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        Ok(Ffmpeg { process, stderr })
+    }
+
+    async fn finish(mut self) -> Result<(), RenderError> {
+        let status = self.process.wait().await.map_err(RenderError::io("waiting for ffmpeg"))?;
+        let stderr = self.stderr.await.unwrap_or_default();
+        if !status.success() {
+            return Err(RenderError::Ffmpeg(format!("{status}: {}", tail(&stderr))));
+        }
+        Ok(())
+    }
 }
 
 fn temp_path(output: &Path, suffix: &str) -> PathBuf {
@@ -399,28 +469,15 @@ pub async fn render_to_file(
             .map_err(RenderError::io(format!("writing {}", path.display())))?;
     }
     let chapters_path = chapters.as_ref().and_then(|c| c.0.clone());
-    let cmd = command(timeline, &media, areas, fps, container, options, chapters_path.as_deref(), &temp_file);
-
-    let mut child = tokio::process::Command::new(&options.ffmpeg)
-        .args(&cmd.args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => RenderError::FfmpegMissing(options.ffmpeg.display().to_string()),
-            _ => RenderError::Io { context: format!("starting {}", options.ffmpeg.display()), source: e },
-        })?;
-    let mut stderr = child.stderr.take();
-    let stderr_task = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.read_to_end(&mut buf).await;
-        }
-        String::from_utf8_lossy(&buf).into_owned()
-    });
-    let Some(mut stdin) = child.stdin.take() else {
+    let video = Remove(Some(temp_path(output, "video.part")));
+    let video_file = video.0.clone().unwrap_or_default();
+    let sound = Remove(Some(temp_path(output, "sound.part")));
+    let sound_file = sound.0.clone().unwrap_or_default();
+    let cmd = video_command(timeline, &media, areas, fps, container, options, &video_file);
+    let (sound_args, silent_audio) = sound_command(timeline, &media, container, &sound_file);
+    let sound_encoder = Ffmpeg::spawn(options, &sound_args, false)?;
+    let mut child = Ffmpeg::spawn(options, &cmd.args, true)?;
+    let Some(mut stdin) = child.process.stdin.take() else {
         return Err(RenderError::Ffmpeg("no pipe to ffmpeg's input".into()));
     };
     // A writer task, so that the next frame is drawn while ffmpeg reads the previous one.
@@ -477,14 +534,18 @@ pub async fn render_to_file(
     drop(tx);
     warnings.extend(render_warnings);
     let write_result = writer.await;
-    let status = child.wait().await.map_err(RenderError::io("waiting for ffmpeg"))?;
-    let stderr_text = stderr_task.await.unwrap_or_default();
-    if !status.success() {
-        return Err(RenderError::Ffmpeg(format!("{status}: {}", tail(&stderr_text))));
+    let video_result = child.finish().await;
+    if let (Err(RenderError::Ffmpeg(e)), Ok(Err(write_error))) = (&video_result, &write_result) {
+        return Err(RenderError::Ffmpeg(format!("ffmpeg stopped reading frames ({write_error}): {e}")));
     }
-    if let Ok(Err(e)) = write_result {
-        return Err(RenderError::Ffmpeg(format!("ffmpeg stopped reading frames ({e}): {}", tail(&stderr_text))));
-    }
+    video_result?;
+    sound_encoder.finish().await.map_err(|e| match e {
+        RenderError::Ffmpeg(e) => RenderError::Ffmpeg(format!("encoding the sound: {e}")),
+        e => e,
+    })?;
+    let mux = mux_command(&video_file, &sound_file, chapters_path.as_deref(), container, &temp_file);
+    Ffmpeg::spawn(options, &mux, false)?.finish().await?;
+    drop((video, sound));
     progress(Progress { done: timeline.duration, total: timeline.duration, frames });
 
     let probe = ffmpeg::probe(&options.ffprobe, &temp_file).await?;
@@ -516,8 +577,8 @@ pub async fn render_to_file(
         layers,
         video_codec,
         audio_codec: probe.audio,
-        silent_audio: cmd.silent_audio,
-        chapters: if cmd.chapters { probe.chapters } else { 0 },
+        silent_audio,
+        chapters: if chapters_path.is_some() { probe.chapters } else { 0 },
         warnings,
         elapsed: started.elapsed(),
     })

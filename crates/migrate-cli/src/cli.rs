@@ -286,6 +286,9 @@ pub struct RenderBenchArgs {
     /// As `render --x264-preset` [default: render's]
     #[arg(long, value_name = "PRESET")]
     pub x264_preset: Option<String>,
+    /// As `render --x264-params` [default: render's]
+    #[arg(long, value_name = "OPTIONS")]
+    pub x264_params: Option<String>,
     /// Where the recording (kept for the next run) and the outputs go [default: target/bbb-render-bench]
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
@@ -398,6 +401,10 @@ pub struct RenderArgs {
     /// [default: render.x264_preset, veryfast]
     #[arg(long, value_name = "PRESET")]
     pub x264_preset: Option<String>,
+    /// x264 options over the preset, `key=value:…`; "" for the preset alone [default: render.x264_params,
+    /// bframes=0:me=dia:subme=1, a third faster on slides for files 5 % bigger]
+    #[arg(long, value_name = "OPTIONS")]
+    pub x264_params: Option<String>,
     /// Keep the downloaded published files in this directory (reused by the next run)
     #[arg(long, value_name = "DIR")]
     pub keep_files: Option<PathBuf>,

@@ -307,6 +307,8 @@ pub struct RenderConfig {
     pub fps: Option<u32>,
     /// x264 preset: faster presets render faster and make bigger files (claim mode renders thousands).
     pub x264_preset: String,
+    /// x264 options over the preset (`key=value:…`); empty: the preset alone.
+    pub x264_params: String,
 }
 
 impl Default for RenderConfig {
@@ -317,6 +319,7 @@ impl Default for RenderConfig {
             ffmpeg: "ffmpeg".to_owned(),
             fps: None,
             x264_preset: "veryfast".to_owned(),
+            x264_params: "bframes=0:me=dia:subme=1".to_owned(),
         }
     }
 }

@@ -38,6 +38,9 @@ pub async fn run(explicit: Option<&Path>, args: RenderArgs) -> anyhow::Result<Ex
     if let Some(preset) = &args.x264_preset {
         options.x264_preset = preset.clone();
     }
+    if let Some(params) = &args.x264_params {
+        options.x264_params = params.clone();
+    }
 
     let local = Path::new(&args.source);
     let _temp;
@@ -124,6 +127,7 @@ pub(super) fn options(
         ffmpeg: PathBuf::from(&config.render.ffmpeg),
         fps: config.render.fps,
         x264_preset: config.render.x264_preset.clone(),
+        x264_params: config.render.x264_params.clone(),
         ..RenderOptions::default()
     })
 }

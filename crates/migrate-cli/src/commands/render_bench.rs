@@ -43,6 +43,9 @@ pub async fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
     if let Some(preset) = &args.x264_preset {
         render.args(["--x264-preset", preset]);
     }
+    if let Some(params) = &args.x264_params {
+        render.args(["--x264-params", params]);
+    }
     let ours = measure(render).context("bbb-migrate render")?;
 
     // The same media through ffmpeg alone, with the same size, frame rate and encoder settings.
@@ -50,6 +53,7 @@ pub async fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
     let options = RenderOptions {
         size,
         x264_preset: args.x264_preset.clone().unwrap_or_else(|| RenderOptions::default().x264_preset),
+        x264_params: args.x264_params.clone().unwrap_or_else(|| RenderOptions::default().x264_params),
         ..RenderOptions::default()
     };
     let fps = args.fps.unwrap_or(if args.slides_only { 5 } else { 15 });
@@ -149,6 +153,9 @@ fn bare_composite(
     };
     cmd.args(["-filter_complex", &graph, "-map", "[v]", "-map", "[a]"]);
     cmd.args(["-c:v", "libx264", "-preset", &options.x264_preset, "-crf", &options.crf.to_string()]);
+    if !options.x264_params.is_empty() {
+        cmd.args(["-x264-params", &options.x264_params]);
+    }
     cmd.args([
         "-g",
         &(fps * 10).to_string(),
