@@ -328,9 +328,10 @@ fn sound_command(timeline: &Timeline, media: &Media, container: Container, outpu
     }
     args.extend(["-map", "0:a:0", "-af", "aresample=48000,apad", "-t", &secs(timeline.duration)].map(String::from));
     match container {
-        // The fast AAC coder: half the CPU of the default one on speech, no audible difference.
+        // BBB records one mixed mono conference. The fast AAC coder: half the CPU of the default one on speech,
+        // and 64 kb/s mono a quarter less than 96: no audible difference on a voice.
         Container::Mp4 | Container::Mkv => {
-            args.extend(["-c:a", "aac", "-aac_coder", "fast", "-b:a", "96k", "-f", "mp4"].map(String::from))
+            args.extend(["-ac", "1", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "64k", "-f", "mp4"].map(String::from))
         }
         Container::WebM => args.extend(["-c:a", "libopus", "-b:a", "64k", "-f", "webm"].map(String::from)),
     }

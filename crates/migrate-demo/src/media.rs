@@ -50,7 +50,7 @@ impl MediaKind {
         self.default_fps() > 0
     }
 
-    fn has_audio(self) -> bool {
+    pub fn has_audio(self) -> bool {
         !matches!(self, Self::Deskshare)
     }
 

@@ -49,6 +49,58 @@ fn beep_onset(samples: &[f32]) -> Option<usize> {
     rates.iter().find(|(_, r)| *r >= threshold).map(|(start, _)| start + WINDOW / 2)
 }
 
+/// How far the sound of `output` around `at` (seconds) lies from the same sound in `source`, in seconds
+/// (positive: heard later): the lag, within ±[`MAX_LAG`], where the two waveforms correlate best. For any
+/// sound, speech included; `None` when it cannot be decoded or that stretch is too quiet to tell.
+pub async fn sound_offset(ffmpeg: &Path, output: &Path, source: &Path, at: f64) -> Option<f64> {
+    let rate = RATE.to_string();
+    let decode = |file: &Path, from: f64, len: f64| {
+        let (file, len) = (file.to_path_buf(), format!("{len:.3}"));
+        let rate = rate.clone();
+        async move {
+            let bytes = decoded(
+                ffmpeg,
+                &file,
+                from,
+                &["-t", &len],
+                &["-map", "0:a:0", "-ac", "1", "-ar", &rate, "-f", "f32le"],
+            )
+            .await?;
+            Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>())
+        }
+    };
+    let lag = MAX_LAG.as_secs_f64();
+    let reference = decode(source, at, CORRELATION_WINDOW).await?;
+    let heard = decode(output, at - lag, CORRELATION_WINDOW + 2.0 * lag).await?;
+    best_lag(&reference, &heard, (lag * RATE as f64) as usize).map(|i| i as f64 / RATE as f64 - lag)
+}
+
+/// How far apart output and source may be for [`sound_offset`] to find it.
+pub const MAX_LAG: std::time::Duration = std::time::Duration::from_millis(100);
+/// Seconds of sound compared: long enough to hold speech, not only a pause.
+const CORRELATION_WINDOW: f64 = 2.0;
+
+/// The offset into `heard` (0..=2×`max_lag`) where `reference` matches best, by normalized cross-correlation;
+/// `None` for silence or no clear match.
+fn best_lag(reference: &[f32], heard: &[f32], max_lag: usize) -> Option<usize> {
+    let energy = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>();
+    let reference_energy = energy(reference);
+    // Below an RMS of about -70 dBFS there is nothing to match.
+    if reference.len() < RATE / 2 || reference_energy / (reference.len() as f32) < 1e-7 {
+        return None;
+    }
+    let (mut best, mut best_score) = (None, 0.5f32);
+    for offset in 0..=(2 * max_lag).min(heard.len().saturating_sub(reference.len())) {
+        let window = &heard[offset..offset + reference.len()];
+        let dot: f32 = reference.iter().zip(window).map(|(a, b)| a * b).sum();
+        let score = dot / (reference_energy * energy(window)).sqrt().max(f32::MIN_POSITIVE);
+        if score > best_score {
+            (best, best_score) = (Some(offset), score);
+        }
+    }
+    best
+}
+
 /// How alike the output's picture in `area` at `t` is to the source's picture at `t` and to the source's
 /// pictures one frame (`1 / source_fps`) earlier and later: mean absolute difference per channel (0–255).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,6 +180,20 @@ fn mean_difference(a: &[u8], b: &[u8]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_best_lag_is_where_the_sound_matches() {
+        // A chirp-like, non-periodic sound (no false match one period away), found 7 ms late.
+        let sound: Vec<f32> =
+            (0..RATE).map(|i| ((i as f32 / 40.0).powf(1.3)).sin() * (1.0 + (i % 97) as f32 / 97.0)).collect();
+        let max_lag = RATE / 10;
+        let delay = RATE * 7 / 1000;
+        let mut heard = vec![0.0f32; max_lag + delay];
+        heard.extend_from_slice(&sound);
+        heard.extend(std::iter::repeat_n(0.0, max_lag));
+        assert_eq!(best_lag(&sound, &heard, max_lag), Some(max_lag + delay));
+        assert_eq!(best_lag(&vec![0.0; RATE], &heard, max_lag), None, "silence has no offset");
+    }
 
     fn tone_with_beep_at(beep_at: usize, len: usize) -> Vec<f32> {
         (0..len)

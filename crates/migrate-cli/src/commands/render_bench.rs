@@ -12,18 +12,25 @@ use migrate_demo::media::{MediaCache, MediaSpec};
 use migrate_demo::published::{PublishedFile, presentation_file, presentation_files};
 use migrate_demo::sync::{self, Region};
 
-use crate::cli::RenderBenchArgs;
+use crate::cli::{BenchSound, RenderBenchArgs};
 
 /// What BBB publishes: 640×480 webcams at 15 frames per second.
 const WEBCAM: (u32, u32, u32) = (640, 480, 15);
 
+/// 49 s of a French lecture read by espeak-ng (tests/fixtures/speech/, see its SOURCES), looped as the sound.
+const SPEECH: &[u8] = include_bytes!("../../../../tests/fixtures/speech/lecture-fr.opus");
+
 pub async fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
     let work = args.work_dir.clone().unwrap_or_else(|| PathBuf::from("target/bbb-render-bench"));
     let kind = if args.slides_only { "slides-only" } else { "webcam" };
-    let rec = work.join(format!("recording-{}min-{kind}", args.minutes));
+    let sound_kind = match args.sound {
+        BenchSound::Speech => "speech",
+        BenchSound::Tone => "tone",
+    };
+    let rec = work.join(format!("recording-{}min-{kind}-{sound_kind}", args.minutes));
     let demo = bench_recording(args.minutes, !args.slides_only);
     let started = Instant::now();
-    write_inputs(&demo, &rec, &work.join("media")).await?;
+    write_inputs(&demo, &rec, &work.join("media"), args.sound).await?;
     eprintln!("inputs ready in {:.1} s ({})", started.elapsed().as_secs_f64(), rec.display());
     let inputs = Inputs::from_dir(&rec)?;
     let tl = &inputs.timeline;
@@ -85,7 +92,7 @@ pub async fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!("render / bare ffmpeg: {:.2}×", ours.elapsed.as_secs_f64() / bare.elapsed.as_secs_f64());
 
-    let in_sync = report_sync(&out, &sound, webcam.as_deref(), &options, recording_secs).await;
+    let in_sync = report_sync(&out, &sound, args.sound, webcam.as_deref(), &options, recording_secs).await;
     Ok(if in_sync { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -104,9 +111,12 @@ fn bench_recording(minutes: u64, has_webcam: bool) -> DemoRecording {
     }
 }
 
-async fn write_inputs(demo: &DemoRecording, rec: &Path, media: &Path) -> anyhow::Result<()> {
+async fn write_inputs(demo: &DemoRecording, rec: &Path, media: &Path, sound: BenchSound) -> anyhow::Result<()> {
     std::fs::create_dir_all(rec)?;
     let cache = MediaCache::new(media.to_path_buf(), "ffmpeg");
+    let speech = media.join("lecture-fr.opus");
+    std::fs::create_dir_all(media)?;
+    std::fs::write(&speech, SPEECH)?;
     for path in presentation_files(demo) {
         let target = rec.join(&path);
         std::fs::create_dir_all(target.parent().unwrap_or(rec))?;
@@ -116,11 +126,39 @@ async fn write_inputs(demo: &DemoRecording, rec: &Path, media: &Path) -> anyhow:
                 let (width, height, fps) = WEBCAM;
                 let spec = if spec.width > 0 { MediaSpec { width, height, fps, ..spec } } else { spec };
                 if !target.exists() {
-                    std::fs::copy(cache.get(&spec).await?, &target)?;
+                    let generated = cache.get(&spec).await?;
+                    match sound {
+                        BenchSound::Speech if spec.kind.has_audio() => {
+                            with_speech(&generated, &speech, demo.duration_ms, &target)?
+                        }
+                        _ => {
+                            std::fs::copy(generated, &target)?;
+                        }
+                    }
                 }
             }
             None => {}
         }
+    }
+    Ok(())
+}
+
+/// `generated` with its sound replaced by the speech, looped to the same length, in the same codec BBB uses
+/// for that file (Opus in .webm, Vorbis in .ogg).
+fn with_speech(generated: &Path, speech: &Path, duration_ms: u64, target: &Path) -> anyhow::Result<()> {
+    let codec = if target.extension().is_some_and(|e| e == "ogg") { "libvorbis" } else { "libopus" };
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i"])
+        .arg(generated)
+        .args(["-stream_loop", "-1", "-i"])
+        .arg(speech)
+        .args(["-map", "0:v?", "-map", "1:a", "-c:v", "copy", "-c:a", codec, "-b:a", "48k", "-t"])
+        .arg(format!("{}.{:03}", duration_ms / 1000, duration_ms % 1000))
+        .arg(target)
+        .status()
+        .context("running ffmpeg")?;
+    if !status.success() {
+        bail!("ffmpeg could not put the speech into {}: {status}", target.display());
     }
     Ok(())
 }
@@ -161,12 +199,14 @@ fn bare_composite(
         &(fps * 10).to_string(),
         "-pix_fmt",
         "yuv420p",
+        "-ac",
+        "1",
         "-c:a",
         "aac",
         "-aac_coder",
         "fast",
         "-b:a",
-        "96k",
+        "64k",
     ]);
     cmd.args(["-movflags", "+faststart", "-t", &format!("{secs:.3}")]).arg(out);
     cmd
@@ -182,23 +222,37 @@ fn webcam_region(options: &RenderOptions) -> Option<Region> {
     })
 }
 
-/// Sound against the source at the start, middle and end, and the webcam picture at the same instants.
-async fn report_sync(out: &Path, sound: &Path, webcam: Option<&Path>, options: &RenderOptions, secs: f64) -> bool {
+/// Sound against the source at the start, middle and end (the beep of that second for the tone, the best
+/// waveform match for speech), and the webcam picture at the same instants.
+async fn report_sync(
+    out: &Path,
+    sound: &Path,
+    kind: BenchSound,
+    webcam: Option<&Path>,
+    options: &RenderOptions,
+    secs: f64,
+) -> bool {
     let ffmpeg = options.ffmpeg.as_path();
     let last = (secs as u64).saturating_sub(2).max(1);
     let mut ok = true;
     for second in [1, last / 2, last] {
-        let heard = sync::beep_offset(ffmpeg, out, second).await;
-        let source = sync::beep_offset(ffmpeg, sound, second).await;
-        let sound_line = match (heard, source) {
-            (Some(h), Some(s)) => {
-                let moved = (h - s) * 1000.0;
+        let moved = match kind {
+            BenchSound::Tone => {
+                let heard = sync::beep_offset(ffmpeg, out, second).await;
+                let source = sync::beep_offset(ffmpeg, sound, second).await;
+                heard.zip(source).map(|(h, s)| h - s)
+            }
+            BenchSound::Speech => sync::sound_offset(ffmpeg, out, sound, second as f64).await,
+        };
+        let sound_line = match moved {
+            Some(moved) => {
+                let moved = moved * 1000.0;
                 ok &= moved.abs() <= 40.0;
                 format!("sound {moved:+.1} ms from the source")
             }
-            _ => {
+            None => {
                 ok = false;
-                "sound: no beep found".to_owned()
+                "sound: not found in the output".to_owned()
             }
         };
         let picture_line = match (webcam, webcam_region(options)) {
