@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::ffmpeg::{self, Probe, tail};
 use crate::frame::FrameRenderer;
 use crate::layout::{Area, Areas};
-use crate::{Inputs, RenderError, RenderOptions, mkv};
+use crate::{Inputs, RenderError, RenderOptions, mkv, yuv};
 
 /// How far a render has got, for a progress bar: frames are handed to ffmpeg in recording order, and the pipe
 /// makes rendering wait for encoding, so `done` tracks the encoder too.
@@ -232,7 +232,7 @@ fn video_command(
         inputs += 1;
         inputs - 1
     };
-    // A few pictures queued ahead (each is a full RGBA frame: 3.6 MB at 720p), not dozens.
+    // A few pictures queued ahead (each is a full frame: 1.4 MB at 720p), not dozens.
     let frames = input(&mut args, &["-thread_queue_size", "16", "-f", "matroska", "-i", "pipe:0"]);
     let webcam = match (&media.webcam_video, areas.webcam) {
         (Some(f), Some(_)) => Some(input(&mut args, &["-i", &f.to_string_lossy()])),
@@ -274,7 +274,12 @@ fn video_command(
     }
     let keyint = (fps * 10).to_string();
     if !constant_rate {
-        args.extend(["-vsync", "vfr", "-force_key_frames", "expr:gte(t,n_forced*10)"].map(String::from));
+        // Millisecond timestamps as sent: left to itself, ffmpeg guesses a frame rate from the first pictures
+        // and rounds every timestamp to it (a picture held 2 s then lasts 2.1).
+        args.extend(
+            ["-vsync", "vfr", "-enc_time_base:v", "1:1000", "-force_key_frames", "expr:gte(t,n_forced*10)"]
+                .map(String::from),
+        );
     }
     match container {
         Container::Mp4 | Container::Mkv => {
@@ -494,7 +499,8 @@ pub async fn render_to_file(
         let mut renderer = FrameRenderer::new(timeline, inputs.files(), areas)
             .ok_or_else(|| RenderError::Input(format!("cannot allocate a {} picture", options.size)))?;
         let mut sent = 0usize;
-        let frame_len = (areas.size.width * areas.size.height * 4) as usize;
+        let (width, height) = (areas.size.width as usize, areas.size.height as usize);
+        let frame_len = width * height * 3 / 2;
         let mut previous: Option<Vec<u8>> = None;
         let mut last_sent = Time::ZERO;
         let mut ok = tx.send(mkv::header(areas.size.width, areas.size.height)).await.is_ok();
@@ -506,13 +512,14 @@ pub async fn render_to_file(
             if let (false, Some(last)) = (cmd.constant_rate, &previous) {
                 ok = hold(&tx, last, &mut last_sent, t).await;
             }
-            let pixels = renderer.render(t).data();
+            let mut chunk = mkv::frame_prefix(t.as_millis(), frame_len);
+            let pixels_at = chunk.len();
+            yuv::rgba_to_i420(renderer.render(t).data(), width, height, &mut chunk);
+            let pixels = &chunk[pixels_at..];
             if previous.as_deref() == Some(pixels) {
                 continue;
             }
             last_sent = t;
-            let mut chunk = mkv::frame_prefix(t.as_millis(), frame_len);
-            chunk.extend_from_slice(pixels);
             previous = Some(pixels.to_vec());
             ok = tx.send(chunk).await.is_ok();
             sent += 1;

@@ -39,6 +39,7 @@ mod mkv;
 mod shapes;
 mod slides;
 mod style;
+mod yuv;
 
 use std::path::PathBuf;
 

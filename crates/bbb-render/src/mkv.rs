@@ -1,8 +1,8 @@
-//! Just enough Matroska to hand ffmpeg raw RGBA frames *with their timestamps* through a pipe.
+//! Just enough Matroska to hand ffmpeg raw I420 frames *with their timestamps* through a pipe.
 //!
 //! Why: `-f rawvideo` has no timestamps (every frame lasts 1/rate), so a variable-rate picture would have to
 //! be sent as thousands of identical frames. Matroska carries a timestamp per block, and ffmpeg reads
-//! `V_UNCOMPRESSED` with an `RGBA` colour space as rawvideo rgba (it writes the same itself). One cluster per
+//! `V_UNCOMPRESSED` with an `I420` colour space as rawvideo yuv420p (it writes the same itself). One cluster per
 //! frame keeps each block's timestamp absolute; sizes use the 8-byte form so no element needs a second pass.
 
 /// The stream header: EBML header, a segment of unknown size, info (millisecond timestamps), one video track.
@@ -20,7 +20,7 @@ pub(crate) fn header(width: u32, height: u32) -> Vec<u8> {
     let info =
         [element(0x2AD7B1, &uint(1_000_000)), element(0x4D80, b"bbb-render"), element(0x5741, b"bbb-render")].concat();
     let video =
-        [element(0xB0, &uint(u64::from(width))), element(0xBA, &uint(u64::from(height))), element(0x2EB524, b"RGBA")]
+        [element(0xB0, &uint(u64::from(width))), element(0xBA, &uint(u64::from(height))), element(0x2EB524, b"I420")]
             .concat();
     let track = [
         element(0xD7, &uint(1)),
