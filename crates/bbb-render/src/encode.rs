@@ -547,6 +547,9 @@ pub async fn render_to_file(
         return Err(RenderError::Ffmpeg(format!("ffmpeg stopped reading frames ({write_error}): {e}")));
     }
     video_result?;
+    if let Ok(Err(e)) = write_result {
+        return Err(RenderError::Ffmpeg(format!("ffmpeg stopped reading frames ({e})")));
+    }
     sound_encoder.finish().await.map_err(|e| match e {
         RenderError::Ffmpeg(e) => RenderError::Ffmpeg(format!("encoding the sound: {e}")),
         e => e,
