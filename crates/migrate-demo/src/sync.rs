@@ -19,11 +19,16 @@ const STEP: usize = RATE / 2000;
 /// moved. `None` when the audio cannot be decoded there or holds no beep.
 pub async fn beep_offset(ffmpeg: &Path, file: &Path, second: u64) -> Option<f64> {
     let from = second as f64 - 0.25;
-    let rate = RATE.to_string();
-    let pcm = decoded(ffmpeg, file, from, &["-t", "0.5"], &["-map", "0:a:0", "-ac", "1", "-ar", &rate, "-f", "f32le"])
-        .await?;
-    let samples: Vec<f32> = pcm.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let samples = sound_samples(ffmpeg, file, from, 0.5).await?;
     beep_onset(&samples).map(|at| from + at as f64 / RATE as f64 - second as f64)
+}
+
+/// `len` seconds of `file`'s first sound track from `from`, as mono samples at [`RATE`].
+async fn sound_samples(ffmpeg: &Path, file: &Path, from: f64, len: f64) -> Option<Vec<f32>> {
+    let (len, rate) = (format!("{len:.3}"), RATE.to_string());
+    let output = ["-map", "0:a:0", "-ac", "1", "-ar", &rate, "-f", "f32le"];
+    let bytes = decoded(ffmpeg, file, from, &["-t", &len], &output).await?;
+    Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
 }
 
 /// The sample where the zero-crossing rate jumps from the tone's to the beep's, if it does.
@@ -53,25 +58,9 @@ fn beep_onset(samples: &[f32]) -> Option<usize> {
 /// (positive: heard later): the lag, within ±[`MAX_LAG`], where the two waveforms correlate best. For any
 /// sound, speech included; `None` when it cannot be decoded or that stretch is too quiet to tell.
 pub async fn sound_offset(ffmpeg: &Path, output: &Path, source: &Path, at: f64) -> Option<f64> {
-    let rate = RATE.to_string();
-    let decode = |file: &Path, from: f64, len: f64| {
-        let (file, len) = (file.to_path_buf(), format!("{len:.3}"));
-        let rate = rate.clone();
-        async move {
-            let bytes = decoded(
-                ffmpeg,
-                &file,
-                from,
-                &["-t", &len],
-                &["-map", "0:a:0", "-ac", "1", "-ar", &rate, "-f", "f32le"],
-            )
-            .await?;
-            Some(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect::<Vec<f32>>())
-        }
-    };
     let lag = MAX_LAG.as_secs_f64();
-    let reference = decode(source, at, CORRELATION_WINDOW).await?;
-    let heard = decode(output, at - lag, CORRELATION_WINDOW + 2.0 * lag).await?;
+    let reference = sound_samples(ffmpeg, source, at, CORRELATION_WINDOW).await?;
+    let heard = sound_samples(ffmpeg, output, at - lag, CORRELATION_WINDOW + 2.0 * lag).await?;
     best_lag(&reference, &heard, (lag * RATE as f64) as usize).map(|i| i as f64 / RATE as f64 - lag)
 }
 
