@@ -194,10 +194,11 @@ fn chapters_file(timeline: &Timeline) -> String {
     out
 }
 
+/// The frame rate first: only the pictures kept are scaled (a third fewer for a 15 fps webcam in a 10 fps output).
 fn fit_filter(input: &str, area: Area, pad: &str, fps: u32, output: &str) -> String {
     let (w, h) = (area.width, area.height);
     format!(
-        "[{input}]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color={pad},setsar=1,fps={fps}[{output}]"
+        "[{input}]fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color={pad},setsar=1[{output}]"
     )
 }
 
@@ -559,18 +560,8 @@ pub async fn render_to_file(
     drop((video, sound));
     progress(Progress { done: timeline.duration, total: timeline.duration, frames });
 
-    let probe = ffmpeg::probe(&options.ffprobe, &temp_file).await?;
-    let expected = timeline.duration.as_secs_f64();
+    let (probe, video_codec) = verify(&options.ffprobe, &temp_file, timeline.duration).await?;
     let measured = probe.duration.unwrap_or(0.0);
-    if (measured - expected).abs() > 1.0 {
-        return Err(RenderError::Verification(format!("lasts {measured:.3} s instead of {expected:.3} s")));
-    }
-    let Some(video_codec) = probe.video.clone() else {
-        return Err(RenderError::Verification("no video stream".into()));
-    };
-    if probe.audio.is_none() {
-        return Err(RenderError::Verification("no audio stream".into()));
-    }
     tokio::fs::rename(&temp_file, output).await.map_err(RenderError::io(format!(
         "renaming {} to {}",
         temp_file.display(),
@@ -595,10 +586,84 @@ pub async fn render_to_file(
     })
 }
 
+/// How far the file's duration may be from the recording's, and its sound's end (the last packet is partly
+/// padding). The picture's last frame may start up to [`MAX_HOLD`] earlier still: it is held to the end.
+const END_TOLERANCE: f64 = 1.0;
+
+/// Checks what the issue asks of every output: it lasts as long as the recording, has a picture and a sound,
+/// and both decode to the end. Returns the probe and the video codec.
+async fn verify(ffprobe: &Path, file: &Path, duration: Time) -> Result<(Probe, String), RenderError> {
+    let probe = ffmpeg::probe(ffprobe, file).await?;
+    let expected = duration.as_secs_f64();
+    let measured = probe.duration.unwrap_or(0.0);
+    if (measured - expected).abs() > END_TOLERANCE {
+        return Err(RenderError::Verification(format!("lasts {measured:.3} s instead of {expected:.3} s")));
+    }
+    let Some(video_codec) = probe.video.clone() else {
+        return Err(RenderError::Verification("no video stream".into()));
+    };
+    if probe.audio.is_none() {
+        return Err(RenderError::Verification("no audio stream".into()));
+    }
+    // Keyframes come every 10 s, so this decodes at most the last 14 s.
+    let end = ffmpeg::decoded_end(ffprobe, file, (expected - 4.0).max(0.0)).await?;
+    let held = MAX_HOLD.as_secs_f64();
+    for (what, decoded, slack) in [("picture", end.video, held + END_TOLERANCE), ("sound", end.audio, END_TOLERANCE)] {
+        let decoded = decoded.unwrap_or(0.0);
+        if decoded < expected - slack {
+            return Err(RenderError::Verification(format!(
+                "the {what} does not decode to the end: it stops at {decoded:.3} s of {expected:.3} s"
+            )));
+        }
+    }
+    Ok((probe, video_codec))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use bbb_presentation::{Chapter, CursorMove, Point};
+
+    /// A 20 s MP4 with a picture (and a sound unless `silent`), index at the front as ours are.
+    fn media_file(dir: &Path, name: &str, silent: bool) -> PathBuf {
+        let path = dir.join(name);
+        let mut cmd = std::process::Command::new("ffmpeg");
+        cmd.args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=320x240:r=15:d=20"]);
+        if !silent {
+            cmd.args(["-f", "lavfi", "-i", "sine=d=20", "-c:a", "aac"]);
+        }
+        let status = cmd
+            .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "150", "-movflags", "+faststart"])
+            .arg(&path)
+            .status()
+            .expect("ffmpeg (apt-get install ffmpeg)");
+        assert!(status.success());
+        path
+    }
+
+    #[tokio::test]
+    async fn verification_decodes_the_end_and_refuses_a_file_cut_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let ffprobe = Path::new("ffprobe");
+        let whole = media_file(dir.path(), "whole.mp4", false);
+        let twenty = Time::from_millis(20_000);
+        let (probe, codec) = verify(ffprobe, &whole, twenty).await.unwrap();
+        assert_eq!((codec.as_str(), probe.audio.as_deref()), ("h264", Some("aac")));
+
+        // The header still says 20 s: only decoding shows that the last 8 s are gone.
+        let bytes = std::fs::read(&whole).unwrap();
+        let cut = dir.path().join("cut.mp4");
+        std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+        assert!((ffmpeg::probe(ffprobe, &cut).await.unwrap().duration.unwrap() - 20.0).abs() < 0.1);
+        let err = verify(ffprobe, &cut, twenty).await.unwrap_err().to_string();
+        assert!(err.contains("does not decode to the end: it stops at"), "{err}");
+
+        let err = verify(ffprobe, &whole, Time::from_millis(30_000)).await.unwrap_err().to_string();
+        assert!(err.contains("lasts 20.0"), "{err}");
+        let silent = media_file(dir.path(), "silent.mp4", true);
+        let err = verify(ffprobe, &silent, twenty).await.unwrap_err().to_string();
+        assert!(err.contains("no audio stream"), "{err}");
+    }
 
     #[test]
     fn schedule_keeps_the_last_instant_per_output_frame() {

@@ -23,25 +23,10 @@ pub(crate) struct Probe {
 }
 
 pub(crate) async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderError> {
-    let output = tokio::process::Command::new(ffprobe)
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-show_chapters"])
-        .arg(file)
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => RenderError::FfmpegMissing(ffprobe.display().to_string()),
-            _ => RenderError::Io { context: format!("running {}", ffprobe.display()), source: e },
-        })?;
-    if !output.status.success() {
-        return Err(RenderError::Input(format!(
-            "{} is not a readable media file: {}",
-            file.display(),
-            tail(&String::from_utf8_lossy(&output.stderr))
-        )));
-    }
-    let json: serde_json::Value = serde_json::from_slice(&output.stdout)
+    let output =
+        run_ffprobe(ffprobe, file, &["-print_format", "json", "-show_format", "-show_streams", "-show_chapters"])
+            .await?;
+    let json: serde_json::Value = serde_json::from_slice(&output)
         .map_err(|e| RenderError::Ffmpeg(format!("ffprobe answered something else than JSON: {e}")))?;
     let mut p = Probe::default();
     for s in json["streams"].as_array().into_iter().flatten() {
@@ -59,6 +44,61 @@ pub(crate) async fn probe(ffprobe: &Path, file: &Path) -> Result<Probe, RenderEr
     p.duration = json["format"]["duration"].as_str().and_then(|d| d.parse().ok());
     p.chapters = json["chapters"].as_array().map_or(0, Vec::len);
     Ok(p)
+}
+
+/// ffprobe's standard output for `file`, or why it could not read the file.
+async fn run_ffprobe(ffprobe: &Path, file: &Path, args: &[&str]) -> Result<Vec<u8>, RenderError> {
+    let output = tokio::process::Command::new(ffprobe)
+        .args(["-v", "error"])
+        .args(args)
+        .arg(file)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => RenderError::FfmpegMissing(ffprobe.display().to_string()),
+            _ => RenderError::Io { context: format!("running {}", ffprobe.display()), source: e },
+        })?;
+    if !output.status.success() {
+        return Err(RenderError::Input(format!(
+            "{} is not a readable media file: {}",
+            file.display(),
+            tail(&String::from_utf8_lossy(&output.stderr))
+        )));
+    }
+    Ok(output.stdout)
+}
+
+/// Where the decoded picture and sound of a file end, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct DecodedEnd {
+    pub video: Option<f64>,
+    pub audio: Option<f64>,
+}
+
+/// Decodes `file` from `from` seconds to its end: a file cut short (a full disk, a killed writer) can keep a
+/// header (`+faststart`) that names its whole duration, so only decoding its last seconds proves it is whole.
+pub(crate) async fn decoded_end(ffprobe: &Path, file: &Path, from: f64) -> Result<DecodedEnd, RenderError> {
+    let interval = format!("{from:.3}%");
+    let entries = "frame=media_type,best_effort_timestamp_time,pkt_duration_time";
+    let output =
+        run_ffprobe(ffprobe, file, &["-read_intervals", &interval, "-show_entries", entries, "-of", "compact=p=0"])
+            .await?;
+    let mut end = DecodedEnd::default();
+    for line in String::from_utf8_lossy(&output).lines() {
+        let field = |key: &str| line.split('|').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='));
+        let number = |key: &str| field(key).and_then(|v| v.parse::<f64>().ok());
+        let Some(at) = number("best_effort_timestamp_time") else { continue };
+        let frame_end = at + number("pkt_duration_time").unwrap_or(0.0);
+        let slot = match field("media_type") {
+            Some("video") => &mut end.video,
+            Some("audio") => &mut end.audio,
+            _ => continue,
+        };
+        *slot = Some(slot.map_or(frame_end, |e: f64| e.max(frame_end)));
+    }
+    Ok(end)
 }
 
 /// The last lines of ffmpeg's error output, which say what went wrong.

@@ -179,8 +179,8 @@ fn bare_composite(
     cmd.arg("-i").arg(webcam.unwrap_or(sound));
     let graph = match webcam_region(options) {
         Some(cam) if webcam.is_some() => format!(
-            "[1:v]scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=0x202020,\
-             setsar=1,fps={fps}[cam];[0:v][cam]overlay=x={x}:y={y}:eof_action=pass,format=yuv420p[v];\
+            "[1:v]fps={fps},scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:\
+             color=0x202020,setsar=1[cam];[0:v][cam]overlay=x={x}:y={y}:eof_action=pass,format=yuv420p[v];\
              [1:a]aresample=48000,apad[a]",
             w = cam.width,
             h = cam.height,
