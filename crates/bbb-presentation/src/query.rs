@@ -1,6 +1,10 @@
 //! Questions a renderer asks the timeline, all by binary search over the sorted lists.
 
-use crate::model::{CursorMove, Deskshare, Point, Revision, ShapeTrack, SlideShowing, Space, Timeline, ViewBox};
+use std::collections::BTreeSet;
+
+use crate::model::{
+    CursorMove, Deskshare, Geometry, Point, Revision, ShapeTrack, SlideShowing, Space, Timeline, ViewBox,
+};
 use crate::{AnnotationFormat, Time};
 
 /// A shape as it looks at an instant: its track and the revision that counts.
@@ -145,6 +149,26 @@ impl Timeline {
             previous = Some(c.position);
         }
         self.finish(points)
+    }
+
+    /// Every published picture the slide layer draws, sorted and distinct: the slide images and the images
+    /// inside shapes (BBB 2.3–2.5 poll charts, `presentation/<id>/poll_resultN.svg`). A download fetches
+    /// these besides the files every recording may have.
+    pub fn image_files(&self) -> BTreeSet<&str> {
+        fn images<'a>(geometry: &'a Geometry, found: &mut BTreeSet<&'a str>) {
+            match geometry {
+                Geometry::Image { href, .. } => {
+                    found.insert(href);
+                }
+                Geometry::Group(parts) => parts.iter().for_each(|g| images(g, found)),
+                _ => {}
+            }
+        }
+        let mut found: BTreeSet<&str> = self.slides.iter().map(|s| s.href.as_str()).collect();
+        for revision in self.shapes.iter().flat_map(|t| &t.revisions) {
+            images(&revision.shape.geometry, &mut found);
+        }
+        found
     }
 
     fn finish(&self, mut points: Vec<Time>) -> Vec<Time> {

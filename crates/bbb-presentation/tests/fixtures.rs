@@ -414,3 +414,33 @@ fn a_3_0_recording_without_tldraw_json_is_not_taken_for_2_6() {
     assert_eq!(t.format, AnnotationFormat::TldrawV2);
     assert!(t.shapes.is_empty());
 }
+
+/// BBB 2.3–2.5: a slide shown twice carries both showings in one `<image>` (`in="0.0 20.0" out="10.0 30.0"`),
+/// and a poll is an `<image>` of its own chart inside a shape.
+#[test]
+fn a_slide_shown_twice_and_a_poll_chart() {
+    let shapes = r##"<?xml version="1.0"?>
+<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" id="svgfile" viewBox="0 0 1600 900">
+  <image id="image1" class="slide" in="0.0 20.0" out="10.0 30.0" xlink:href="presentation/p1/slide-1.png" width="1600" height="900" x="0" y="0" style="visibility:hidden"/>
+  <image id="image2" class="slide" in="10.0" out="20.0" xlink:href="presentation/p1/slide-2.png" width="1600" height="900" x="0" y="0" style="visibility:hidden"/>
+  <g class="canvas" id="canvas1" image="image1" display="none">
+    <g id="image1-draw1" class="shape" timestamp="2.0" undo="-1" shape="image1-line1" style="stroke:#ff0000;stroke-width:4;visibility:hidden;fill:none"><line x1="10" y1="10" x2="200" y2="200"/></g>
+    <g id="image1-draw2" class="shape" timestamp="3.0" undo="-1" shape="image1-poll1" style=""><image xlink:href="presentation/p1/poll_result1.svg" x="1000" y="580" width="500" height="280"/></g>
+  </g>
+</svg>"##;
+    let (t, warnings) = parse(&BTreeMap::from([("shapes.svg".to_string(), shapes.as_bytes().to_vec())]));
+    assert!(warnings.iter().all(|w| w.file == "metadata.xml"), "{warnings:?}");
+    let showings: Vec<(u32, f64, f64)> =
+        t.slides.iter().map(|s| (s.image_id, s.start.as_secs_f64(), s.end.as_secs_f64())).collect();
+    assert_eq!(showings, [(1, 0.0, 10.0), (2, 10.0, 20.0), (1, 20.0, 30.0)]);
+    let kinds_at =
+        |at: f64| -> Vec<ShapeKind> { t.visible_shapes(s(at)).iter().map(|v| v.revision.shape.kind.clone()).collect() };
+    assert_eq!(kinds_at(5.0), [ShapeKind::Line, ShapeKind::Poll]);
+    assert!(kinds_at(15.0).is_empty(), "slide 2 has no annotations");
+    assert_eq!(kinds_at(25.0), [ShapeKind::Line, ShapeKind::Poll], "back on slide 1, its annotations again");
+    let files: Vec<&str> = t.image_files().into_iter().collect();
+    assert_eq!(
+        files,
+        ["presentation/p1/poll_result1.svg", "presentation/p1/slide-1.png", "presentation/p1/slide-2.png"]
+    );
+}

@@ -175,6 +175,27 @@ fn real_bbb_22_recording_frames() {
     check_golden("svg22_zoom", &render(&timeline, &files, Layout::Presentation, at(151.7)));
 }
 
+/// The comparison itself: the same frame without its cursor, or without one annotation, is refused.
+#[test]
+fn golden_comparison_sees_a_missing_cursor_or_annotation() {
+    let files = svg22_files();
+    let (mut timeline, _) = parse(&files);
+    let at = |s: f64| Time::from_secs_f64(s).unwrap();
+    let mismatched = |name: &str, frame: &tiny_skia::Pixmap| 1.0 - common::similarity(&common::golden(name), frame);
+    let full = timeline.clone();
+    timeline.cursor.clear();
+    let no_cursor = render(&timeline, &files, Layout::Presentation, at(3.2));
+    assert!(mismatched("svg22_slide1_cursor", &no_cursor) > common::MAX_MISMATCHED);
+
+    let mut timeline = full;
+    let shown = timeline.visible_shapes(at(108.3)).len();
+    assert!(shown > 1);
+    let last = timeline.visible_shapes(at(108.3)).last().map(|v| v.track.id.clone()).unwrap();
+    timeline.shapes.retain(|t| t.id != last);
+    let one_less = render(&timeline, &files, Layout::Presentation, at(108.3));
+    assert!(mismatched("svg22_slide2_annotations", &one_less) > common::MAX_MISMATCHED, "without {last}");
+}
+
 #[test]
 fn missing_slide_image_gives_a_placeholder_and_a_warning() {
     let mut files = svg22_files();

@@ -179,8 +179,8 @@ pub(super) fn http_client(config: &migrate_config::Config) -> anyhow::Result<req
         .build()?)
 }
 
-/// Fetches the published files of `record_id` into `dir`: the known files, then the slide images that
-/// shapes.svg names. Missing files are normal (not every recording has every file); files already there are
+/// Fetches the published files of `record_id` into `dir`: the known files, then the slide images and poll
+/// charts that shapes.svg names. Missing files are normal (not every recording has every file); files already there are
 /// kept (a kept directory resumes).
 pub(super) async fn download(
     http: &reqwest::Client,
@@ -194,11 +194,8 @@ pub(super) async fn download(
         count += fetch(http, &base, rel, dir).await? as usize;
     }
     let partial = Inputs::from_dir(dir).context("the old server has no presentation files for this recording")?;
-    let mut images: Vec<String> = partial.timeline.slides.iter().map(|s| s.href.clone()).collect();
-    images.sort();
-    images.dedup();
-    for rel in images {
-        count += fetch(http, &base, &rel, dir).await? as usize;
+    for rel in partial.timeline.image_files() {
+        count += fetch(http, &base, rel, dir).await? as usize;
     }
     Ok(count)
 }
