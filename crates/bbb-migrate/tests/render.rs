@@ -57,6 +57,29 @@ async fn renders_a_frame_by_record_id_and_a_video_by_playback_url() {
         .filter(|e| e.file_name().to_string_lossy().contains(".part"))
         .collect();
     assert!(leftovers.is_empty(), "no temporary file left");
+
+    // The files kept on disk render alone: no server configured.
+    let from_dir = dir.path().join("from-dir.mp4");
+    let out = Command::cargo_bin("bbb-migrate")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_remove("BBB_MIGRATE_CONFIG")
+        .arg("render")
+        .arg(&kept)
+        .arg("-o")
+        .arg(&from_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seconds = |file: &std::path::Path| -> f64 {
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+            .arg(file)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    assert!((seconds(&from_dir) - seconds(&video)).abs() < 0.1, "the same recording from disk and from the server");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::ffmpeg::{self, Probe, tail};
 use crate::frame::FrameRenderer;
-use crate::layout::{Area, Areas};
+use crate::layout::{Area, Areas, DESKSHARE_PAD, WEBCAM_PAD};
 use crate::{Inputs, RenderError, RenderOptions, mkv, yuv};
 
 /// How far a render has got, for a progress bar: frames are handed to ffmpeg in recording order, and the pipe
@@ -254,12 +254,12 @@ fn video_command(
     let mut graph = vec![format!("[{frames}:v]format=yuv420p{rate}[v0]")];
     let mut last = "v0".to_owned();
     if let (Some(i), Some(area)) = (webcam, areas.webcam) {
-        graph.push(fit_filter(&format!("{i}:v"), area, "0x202020", fps, "cam"));
+        graph.push(fit_filter(&format!("{i}:v"), area, WEBCAM_PAD, fps, "cam"));
         graph.push(format!("[{last}][cam]overlay=x={}:y={}:eof_action=pass[v1]", area.x, area.y));
         last = "v1".into();
     }
     if let (Some(i), Some(area)) = (deskshare, areas.slides) {
-        graph.push(fit_filter(&format!("{i}:v"), area, "black", fps, "desk"));
+        graph.push(fit_filter(&format!("{i}:v"), area, DESKSHARE_PAD, fps, "desk"));
         graph.push(format!(
             "[{last}][desk]overlay=x={}:y={}:eof_action=pass:enable='{}'[v2]",
             area.x,

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use bbb_presentation::Time;
 use tiny_skia::{IntSize, Pixmap, PixmapPaint, Transform};
 
-use crate::layout::{Area, Areas};
+use crate::layout::{Area, Areas, DESKSHARE_PAD, WEBCAM_PAD};
 use crate::{Inputs, RenderError, RenderOptions};
 
 /// What ffprobe says about a media file.
@@ -108,10 +108,10 @@ pub(crate) fn tail(stderr: &str) -> String {
     lines[from..].join("\n")
 }
 
-/// The picture of `file` at `t`, fitted (letterboxed) into `w`×`h`, as RGBA.
-async fn grab(ffmpeg: &Path, file: &Path, t: Time, w: u32, h: u32) -> Option<Pixmap> {
+/// The picture of `file` at `t`, fitted (letterboxed on `pad`) into `w`×`h`, as RGBA.
+async fn grab(ffmpeg: &Path, file: &Path, t: Time, (w, h): (u32, u32), pad: &str) -> Option<Pixmap> {
     let filter = format!(
-        "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,format=rgba"
+        "scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color={pad},format=rgba"
     );
     let output = tokio::process::Command::new(ffmpeg)
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-ss", &format!("{:.3}", t.as_secs_f64()), "-i"])
@@ -151,13 +151,13 @@ pub(crate) async fn composite_videos_at(
     options: &RenderOptions,
 ) {
     if let (Some(area), Some(file)) = (areas.webcam, &inputs.media.webcams) {
-        if let Some(p) = grab(&options.ffmpeg, file, t, area.width, area.height).await {
+        if let Some(p) = grab(&options.ffmpeg, file, t, (area.width, area.height), WEBCAM_PAD).await {
             paste(pixmap, &p, area);
         }
     }
     if let (Some(area), Some(file), Some(_)) = (areas.slides, &inputs.media.deskshare, inputs.timeline.deskshare_at(t))
     {
-        if let Some(p) = grab(&options.ffmpeg, file, t, area.width, area.height).await {
+        if let Some(p) = grab(&options.ffmpeg, file, t, (area.width, area.height), DESKSHARE_PAD).await {
             paste(pixmap, &p, area);
         }
     }

@@ -112,6 +112,12 @@ impl Area {
     }
 }
 
+/// What shows around a webcam picture of another shape than its area (ffmpeg colour syntax). The video and the
+/// stills of `render --frame` must use the same.
+pub(crate) const WEBCAM_PAD: &str = "0x202020";
+/// Around a shared screen of another shape than the slide area.
+pub(crate) const DESKSHARE_PAD: &str = "black";
+
 /// The resolved layout: which part of the picture the slides and the webcam occupy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {

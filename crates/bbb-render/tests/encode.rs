@@ -169,6 +169,29 @@ async fn webm_output_and_audio_only_recording() {
     no_leftovers(&root);
 }
 
+/// `webcam-only`: the webcam fills the picture (letterboxed), no slides; MKV output is H.264 + AAC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webcam_only_layout_to_mkv() {
+    let root = common::out_dir("webcam-only");
+    let rec = root.join("recording");
+    write_recording(&short_demo(true), &rec).await;
+    let inputs = Inputs::from_dir(&rec).unwrap();
+    let options = RenderOptions { layout: Layout::WebcamOnly, ..RenderOptions::default() };
+    let out = root.join("out.mkv");
+    let report = render_to_file(&inputs, &out, &options, |_| {}).await.unwrap();
+    assert_eq!((report.video_codec.as_str(), report.audio_codec.as_deref()), ("h264", Some("aac")));
+    assert!(report.areas.slides.is_none());
+    assert_eq!(report.areas.webcam.map(|a| (a.width, a.height)), Some((1280, 720)));
+    let t = Time::from_millis(4_000);
+    let decoded = decode_frame(&out, t.as_secs_f64(), 1280, 720);
+    let expected = Pixmap::decode_png(&render_frame_png(&inputs, t, &options).await.unwrap()).unwrap();
+    let _ = std::fs::write(root.join("decoded.png"), decoded.encode_png().unwrap());
+    let _ = std::fs::write(root.join("expected.png"), expected.encode_png().unwrap());
+    let share = common::similarity_within(&decoded, &expected, 24);
+    assert!(share > 0.97, "only {:.1}% of the decoded frame is the webcam's picture", share * 100.0);
+    no_leftovers(&root);
+}
+
 /// Without webcam or screen share, only the drawn pictures are encoded (variable frame rate): far fewer frames
 /// than a constant rate, yet never more than 2 s apart, a keyframe about every 10 s, the sound in sync, and
 /// the picture of a static stretch right when decoded after a seek.
