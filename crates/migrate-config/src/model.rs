@@ -300,7 +300,8 @@ pub struct RenderConfig {
     /// `WIDTHxHEIGHT`, both even (H.264 needs it).
     pub size: String,
     pub layout: String,
-    /// The ffmpeg executable (name looked up in `PATH`, or a path).
+    /// The ffmpeg executable (name looked up in `PATH`, or a path); ffprobe is the one beside it
+    /// ([`RenderConfig::ffprobe`]).
     pub ffmpeg: String,
     /// Frames per second of rendered videos; unset: 15 with video on screen, else 5.
     #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "lenient::optional_number")]
@@ -309,6 +310,18 @@ pub struct RenderConfig {
     pub x264_preset: String,
     /// x264 options over the preset (`key=value:…`); empty: the preset alone.
     pub x264_params: String,
+}
+
+impl RenderConfig {
+    /// ffprobe from the same place as `ffmpeg`: a static build unpacked in `/opt` brings both, and checking
+    /// with another version than the one that wrote the file would prove little.
+    pub fn ffprobe(&self) -> std::path::PathBuf {
+        let ffmpeg = std::path::Path::new(&self.ffmpeg);
+        match ffmpeg.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join("ffprobe"),
+            _ => "ffprobe".into(),
+        }
+    }
 }
 
 impl Default for RenderConfig {
@@ -458,5 +471,19 @@ impl Config {
             queue.insert("amqp_url".to_owned(), toml::Value::String(shown));
         }
         toml::to_string(&table).unwrap_or_else(|err| format!("# cannot show the configuration: {err}\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RenderConfig;
+    use std::path::PathBuf;
+
+    #[test]
+    fn ffprobe_comes_from_where_ffmpeg_does() {
+        let with = |ffmpeg: &str| RenderConfig { ffmpeg: ffmpeg.into(), ..RenderConfig::default() }.ffprobe();
+        assert_eq!(with("ffmpeg"), PathBuf::from("ffprobe"));
+        assert_eq!(with("/opt/ffmpeg-7/bin/ffmpeg"), PathBuf::from("/opt/ffmpeg-7/bin/ffprobe"));
+        assert_eq!(with("./tools/ffmpeg"), PathBuf::from("./tools/ffprobe"));
     }
 }

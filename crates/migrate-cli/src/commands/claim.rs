@@ -133,7 +133,7 @@ pub(super) async fn claim_one(
         })
     } else if final_path.is_file() {
         // An earlier run renamed it into place but stopped before the ledger heard of it.
-        verify(&final_path).await.map(|seconds| Made {
+        verify(config, &final_path).await.map(|seconds| Made {
             note: format!("{} was already there ({seconds:.0} s)", item.file_name),
             file: Some(final_path.clone()),
             fresh: false,
@@ -260,7 +260,7 @@ async fn copy_video(config: &Config, playback_url: &str, record_id: &str, part: 
         "the server lists a video playback but answers HTTP 404 for both video-0.m4v and capture.m4v"
     );
     let checked = match super::render::check_complete(Path::new(&config.render.ffmpeg), part).await {
-        Ok(()) => verify(part).await,
+        Ok(()) => verify(config, part).await,
         Err(e) => Err(e),
     };
     match checked {
@@ -302,8 +302,8 @@ async fn render(
     Ok(report)
 }
 
-async fn verify(path: &Path) -> anyhow::Result<f64> {
-    super::render::probe_duration(path).await
+async fn verify(config: &Config, path: &Path) -> anyhow::Result<f64> {
+    super::render::probe_duration(&config.render.ffprobe(), path).await
 }
 
 fn sha256_of(path: &Path) -> std::io::Result<String> {

@@ -102,9 +102,14 @@ async fn check_ffmpeg(config: &migrate_config::Config) -> Vec<Problem> {
             "apt-get install ffmpeg, or set render.ffmpeg to its path",
         )),
     }
-    match tokio::process::Command::new("ffprobe").arg("-version").output().await {
+    let ffprobe = config.render.ffprobe();
+    match tokio::process::Command::new(&ffprobe).arg("-version").output().await {
         Ok(out) if out.status.success() => println!("✓ ffprobe (verifies every output)"),
-        _ => problems.push(problem("render.ffmpeg", "cannot run ffprobe".into(), "apt-get install ffmpeg")),
+        _ => problems.push(problem(
+            "render.ffmpeg",
+            format!("cannot run `{}`", ffprobe.display()),
+            "apt-get install ffmpeg, or set render.ffmpeg to an ffmpeg with ffprobe beside it",
+        )),
     }
     problems
 }

@@ -125,6 +125,7 @@ pub(super) fn options(
         size: size.parse::<Size>().map_err(|e| anyhow::anyhow!("size {size}: {e}"))?,
         layout: layout.parse::<Layout>().map_err(|e| anyhow::anyhow!("layout {layout}: {e}"))?,
         ffmpeg: PathBuf::from(&config.render.ffmpeg),
+        ffprobe: config.render.ffprobe(),
         fps: config.render.fps,
         x264_preset: config.render.x264_preset.clone(),
         x264_params: config.render.x264_params.clone(),
@@ -332,7 +333,7 @@ async fn copy_video_playback(
         .await
         .context("cannot run ffmpeg (render.ffmpeg)");
     let verified = match status {
-        Ok(s) if s.success() => probe_duration(&remuxed).await,
+        Ok(s) if s.success() => probe_duration(&options.ffprobe, &remuxed).await,
         Ok(s) => Err(anyhow::anyhow!("ffmpeg could not copy the video playback ({s})")),
         Err(e) => Err(e),
     };
@@ -350,13 +351,13 @@ async fn copy_video_playback(
 }
 
 /// The duration of a file with both a video and an audio stream, or why it is not such a file.
-pub(super) async fn probe_duration(path: &Path) -> anyhow::Result<f64> {
-    let out = tokio::process::Command::new("ffprobe")
+pub(super) async fn probe_duration(ffprobe: &Path, path: &Path) -> anyhow::Result<f64> {
+    let out = tokio::process::Command::new(ffprobe)
         .args(["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "default=nw=1"])
         .arg(path)
         .output()
         .await
-        .context("cannot run ffprobe")?;
+        .with_context(|| format!("cannot run {} (beside render.ffmpeg)", ffprobe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(
         text.contains("codec_type=video") && text.contains("codec_type=audio"),
