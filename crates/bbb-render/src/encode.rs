@@ -590,8 +590,8 @@ pub async fn render_to_file(
 /// padding). The picture's last frame may start up to [`MAX_HOLD`] earlier still: it is held to the end.
 const END_TOLERANCE: f64 = 1.0;
 
-/// Checks what the issue asks of every output: it lasts as long as the recording, has a picture and a sound,
-/// and both decode to the end. Returns the probe and the video codec.
+/// What an output must be before it gets its name (Pod picks up whatever is there): as long as the recording,
+/// with a picture and a sound that both decode to the end. Returns the probe and the video codec.
 async fn verify(ffprobe: &Path, file: &Path, duration: Time) -> Result<(Probe, String), RenderError> {
     let probe = ffmpeg::probe(ffprobe, file).await?;
     let expected = duration.as_secs_f64();

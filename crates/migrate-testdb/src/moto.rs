@@ -1,7 +1,8 @@
 //! A real S3-compatible server for tests: moto's `moto_server` (`pip install 'moto[server]'`,
-//! `scripts/install-deps.sh` installs it), started on a free loopback port and stopped when dropped.
+//! `scripts/install-deps.sh` installs it), started on a loopback port of its choosing and stopped when dropped.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,26 +32,39 @@ impl Moto {
         }
     }
 
+    /// moto picks its own port (`-p 0`) and says which on stderr: a port found free here and handed over could
+    /// be taken by a parallel test's server first, and the readiness check would then talk to that one.
     fn try_start() -> Result<Moto, String> {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let mut child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("moto_server: {e}"))?;
-        let mut moto = Moto { child, port };
+        let stderr = child.stderr.take().expect("piped");
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        // Reads on to the end (a request log line per call), so that moto never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(port) = line.split("http://127.0.0.1:").nth(1).and_then(|p| p.trim().parse::<u16>().ok()) {
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+        let mut moto = Moto { child, port: 0 };
         let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        while moto.port == 0 {
+            match port_rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(port) => moto.port = port,
+                Err(_) if Instant::now() > deadline => return Err("moto_server did not listen within 30 s".into()),
+                Err(_) => {}
+            }
             if let Ok(Some(status)) = moto.child.try_wait() {
                 return Err(format!("moto_server exited: {status}"));
             }
-            if Instant::now() > deadline {
-                return Err("moto_server did not listen within 30 s".into());
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
+        let addr = SocketAddr::from(([127, 0, 0, 1], moto.port));
+        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("moto_server: {e}"))?;
         Ok(moto)
     }
 
