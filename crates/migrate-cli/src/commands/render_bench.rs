@@ -91,6 +91,14 @@ pub async fn run(args: RenderBenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("render / bare ffmpeg: {:.2}×", ours.elapsed.as_secs_f64() / bare.elapsed.as_secs_f64());
+    let decoding = measure(reencode(&options, fps, &out, false)).context("decoding the render")?;
+    let encoding = measure(reencode(&options, fps, &out, true)).context("encoding the render again")?;
+    let x264 = encoding.elapsed.saturating_sub(decoding.elapsed);
+    println!(
+        "x264 alone on these frames {:.1} s = {:.1}× real time: no composite with these settings can go faster",
+        x264.as_secs_f64(),
+        ratio(x264)
+    );
 
     let in_sync = report_sync(&out, &sound, args.sound, webcam.as_deref(), &options, recording_secs).await;
     Ok(if in_sync { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -190,25 +198,30 @@ fn bare_composite(
         _ => "[0:v]format=yuv420p[v];[1:a]aresample=48000,apad[a]".to_owned(),
     };
     cmd.args(["-filter_complex", &graph, "-map", "[v]", "-map", "[a]"]);
+    x264_args(&mut cmd, options, fps);
+    cmd.args(["-pix_fmt", "yuv420p", "-ac", "1", "-c:a", "aac", "-aac_coder", "fast", "-b:a", "64k"]);
+    cmd.args(["-movflags", "+faststart", "-t", &format!("{secs:.3}")]).arg(out);
+    cmd
+}
+
+/// The renderer's x264 settings.
+fn x264_args(cmd: &mut std::process::Command, options: &RenderOptions, fps: u32) {
     cmd.args(["-c:v", "libx264", "-preset", &options.x264_preset, "-crf", &options.crf.to_string()]);
     if !options.x264_params.is_empty() {
         cmd.args(["-x264-params", &options.x264_params]);
     }
-    cmd.args([
-        "-g",
-        &(fps * 10).to_string(),
-        "-pix_fmt",
-        "yuv420p",
-        "-ac",
-        "1",
-        "-c:a",
-        "aac",
-        "-aac_coder",
-        "fast",
-        "-b:a",
-        "64k",
-    ]);
-    cmd.args(["-movflags", "+faststart", "-t", &format!("{secs:.3}")]).arg(out);
+    cmd.args(["-g", &(fps * 10).to_string()]);
+}
+
+/// `rendered`'s picture decoded and, with `encode`, encoded again with the renderer's settings (to nothing):
+/// the difference between the two is what x264 alone costs for these frames, a floor under any composite.
+fn reencode(options: &RenderOptions, fps: u32, rendered: &Path, encode: bool) -> std::process::Command {
+    let mut cmd = std::process::Command::new(&options.ffmpeg);
+    cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"]).arg(rendered).arg("-an");
+    if encode {
+        x264_args(&mut cmd, options, fps);
+    }
+    cmd.args(["-f", "null", "-"]);
     cmd
 }
 
