@@ -42,14 +42,19 @@ async fn renders_a_frame_by_record_id_and_a_video_by_playback_url() {
     let out = bbb_migrate().args(["render", url, "-o"]).arg(&video).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("× real time"));
-    let probe = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "default=nw=1"])
-        .arg(&video)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&probe.stdout);
+    // ffprobe's codec names and duration of a file.
+    let probe = |file: &std::path::Path| -> (String, f64) {
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-show_entries", "format=duration:stream=codec_name", "-of", "default=nw=1"])
+            .arg(file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let duration = text.lines().find_map(|l| l.strip_prefix("duration=")).unwrap().parse().unwrap();
+        (text, duration)
+    };
+    let (text, duration) = probe(&video);
     assert!(text.contains("codec_name=h264") && text.contains("codec_name=aac"), "{text}");
-    let duration: f64 = text.lines().find_map(|l| l.strip_prefix("duration=")).unwrap().parse().unwrap();
     assert!((duration - demo.duration_ms as f64 / 1000.0).abs() <= 1.0, "{duration} s for {} ms", demo.duration_ms);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -71,15 +76,7 @@ async fn renders_a_frame_by_record_id_and_a_video_by_playback_url() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let seconds = |file: &std::path::Path| -> f64 {
-        let out = std::process::Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
-            .arg(file)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    assert!((seconds(&from_dir) - seconds(&video)).abs() < 0.1, "the same recording from disk and from the server");
+    assert!((probe(&from_dir).1 - duration).abs() < 0.1, "the same recording from disk and from the server");
 }
 
 #[tokio::test(flavor = "multi_thread")]
